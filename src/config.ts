@@ -1,0 +1,157 @@
+/** The service's whole configuration, read from an environment map and validated with zod. */
+import { z } from "zod";
+
+const int = (min: number, max: number) =>
+  z.string().trim().regex(/^-?\d+$/, "must be a whole number").transform(Number).pipe(
+    z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`),
+  );
+
+const url = (protocols: string[]) =>
+  z.string().trim().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.join(" or ")}//`);
+
+const origins = z.string().transform((value, ctx) => {
+  const list = value.split(",").map((item) => item.trim()).filter(Boolean);
+  for (const origin of list) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // reported below
+    }
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || parsed.origin !== origin) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          `"${origin}" is not an origin like https://example.com (no path, no trailing slash)`,
+      });
+      return z.NEVER;
+    }
+  }
+  return list;
+});
+
+/** Empty strings count as unset, as they do in most process managers' env files. */
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+
+const MINUTE = 60;
+const DAY = 24 * 60 * MINUTE;
+
+/** Environment variable → parser. Defaults are written as the strings an operator would set. */
+const schema = z.object({
+  PORT: int(0, 65535).default(8000),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).default(
+    "postgres://postgres@localhost:5432/scoreboard",
+  ),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  REDIS_URL: url(["redis:", "rediss:"]).default("redis://localhost:6379"),
+  REDIS_KEY_PREFIX: z.string().max(100).default(""),
+  JWT_SECRET: optional(
+    z.string().refine(
+      (value) => new TextEncoder().encode(value).length >= 32,
+      "must be at least 32 bytes",
+    ),
+  ),
+  ADMIN_TOKEN: optional(z.string().max(1024)),
+  BCRYPT_COST: int(4, 31).default(12),
+  BCRYPT_WORKERS: optional(int(1, 64)),
+  ACCESS_TOKEN_TTL: int(1, 7 * DAY).default(15 * MINUTE),
+  REFRESH_TOKEN_TTL: int(1, 365 * DAY).default(30 * DAY),
+  LOGIN_MAX_FAILURES_PER_EMAIL: int(1, 1_000_000).default(5),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 1_000_000).default(50),
+  LOGIN_FAILURE_WINDOW: int(1, DAY).default(15 * MINUTE),
+  COMPLETIONS_PER_SECOND: int(1, 1_000_000).default(10),
+  TRUSTED_PROXY_HOPS: int(0, 10).default(0),
+  SSE_HEARTBEAT_MS: int(100, 10 * MINUTE * 1000).default(15_000),
+  SSE_RETRY_MS: int(100, 10 * MINUTE * 1000).default(2_000),
+  SSE_MAX_CLIENTS: int(1, 1_000_000).default(10_000),
+  SSE_MAX_BUFFERED_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  BROADCAST_INTERVAL_MS: int(1, MINUTE * 1000).default(100),
+  CORS_ORIGINS: origins.default([]),
+  SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE * 1000).default(10_000),
+  LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
+});
+
+type Env = z.infer<typeof schema>;
+
+/** The validated configuration. `jwtSecret` is null when none was given (see `main.ts`). */
+export interface Config {
+  readonly port: number;
+  readonly databaseUrl: string;
+  readonly databasePoolSize: number;
+  readonly redisUrl: string;
+  readonly redisKeyPrefix: string;
+  readonly jwtSecret: string | null;
+  readonly adminToken: string | null;
+  readonly bcryptCost: number;
+  readonly bcryptWorkers: number;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  readonly loginMaxFailuresPerEmail: number;
+  readonly loginMaxFailuresPerAddress: number;
+  readonly loginFailureWindow: number;
+  readonly completionsPerSecond: number;
+  readonly trustedProxyHops: number;
+  readonly sseHeartbeatMs: number;
+  readonly sseRetryMs: number;
+  readonly sseMaxClients: number;
+  readonly sseMaxBufferedBytes: number;
+  readonly broadcastIntervalMs: number;
+  readonly corsOrigins: readonly string[];
+  readonly shutdownTimeoutMs: number;
+  readonly logLevel: Env["LOG_LEVEL"];
+}
+
+/** The names of every variable the service reads, for `--allow-env` and the README. */
+export const CONFIG_VARIABLES = Object.keys(schema.shape) as (keyof Env)[];
+
+/** Thrown by `loadConfig`; its message names every variable that is wrong. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Validates `env` and returns a frozen Config. Pure: it reads nothing but its arguments.
+ * `cores` is the default for BCRYPT_WORKERS.
+ */
+export function loadConfig(env: Record<string, string | undefined>, cores = 1): Config {
+  const picked = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, env[name]]));
+  const result = schema.safeParse(picked);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = result.data;
+  return Object.freeze({
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    jwtSecret: e.JWT_SECRET ?? null,
+    adminToken: e.ADMIN_TOKEN ?? null,
+    bcryptCost: e.BCRYPT_COST,
+    bcryptWorkers: e.BCRYPT_WORKERS ?? Math.max(1, cores),
+    accessTokenTtl: e.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: e.REFRESH_TOKEN_TTL,
+    loginMaxFailuresPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
+    loginMaxFailuresPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    loginFailureWindow: e.LOGIN_FAILURE_WINDOW,
+    completionsPerSecond: e.COMPLETIONS_PER_SECOND,
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    sseRetryMs: e.SSE_RETRY_MS,
+    sseMaxClients: e.SSE_MAX_CLIENTS,
+    sseMaxBufferedBytes: e.SSE_MAX_BUFFERED_BYTES,
+    broadcastIntervalMs: e.BROADCAST_INTERVAL_MS,
+    corsOrigins: Object.freeze([...e.CORS_ORIGINS]),
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    logLevel: e.LOG_LEVEL,
+  });
+}
