@@ -1,0 +1,52 @@
+/** Starts one instance: config → runtime → app → Deno.serve, and a graceful stop on SIGTERM. */
+import { configure, getConsoleSink, getLogger, jsonLinesFormatter } from "@logtape/logtape";
+import { createApp } from "./src/app.ts";
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./src/config.ts";
+import { openRuntime } from "./src/runtime.ts";
+
+function readConfig() {
+  const env = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, Deno.env.get(name)]));
+  try {
+    return loadConfig(env, navigator.hardwareConcurrency);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    Deno.exit(78); // EX_CONFIG
+  }
+}
+
+const config = readConfig();
+await configure({
+  sinks: { console: getConsoleSink({ formatter: jsonLinesFormatter }) },
+  loggers: [
+    { category: ["scoreboard"], lowestLevel: config.logLevel, sinks: ["console"] },
+    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+  ],
+});
+const log = getLogger(["scoreboard"]);
+const rt = await openRuntime(config, log);
+const server = Deno.serve({
+  port: config.port,
+  onListen: ({ hostname, port }) => log.info("listening on {hostname}:{port}", { hostname, port }),
+}, createApp(rt).fetch);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info("{signal}: draining and stopping", { signal });
+  const deadline = setTimeout(() => {
+    log.warn("requests still in flight after {ms} ms; stopping anyway", {
+      ms: config.shutdownTimeoutMs,
+    });
+    Deno.exit(1);
+  }, config.shutdownTimeoutMs);
+  await server.shutdown();
+  await rt.close();
+  clearTimeout(deadline);
+  log.info("stopped");
+  Deno.exit(0);
+}
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.addSignalListener(signal, () => stop(signal));
+}

@@ -1,0 +1,67 @@
+/** createApp(deps): the HTTP application — shared middleware, each feature's routes, errors. */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import { authRoutes, meRoutes } from "./auth/routes.ts";
+import type { AppEnv } from "./http/env.ts";
+import { limitBodies, requireJsonBodies } from "./http/middleware.ts";
+import { Problem } from "./http/problem.ts";
+import { opsRoutes } from "./ops/routes.ts";
+import type { Runtime } from "./runtime.ts";
+
+/** Builds the application on an open runtime (its clients, services and config). */
+export function createApp(rt: Runtime): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(requestId());
+  app.use(rt.metrics.middleware());
+  app.use(secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      frameAncestors: ["'none'"],
+      baseUri: ["'none'"],
+    },
+  }));
+  app.use(async function defaultNoStore(c, next) {
+    await next();
+    if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
+  });
+  app.use(limitBodies());
+  app.use(requireJsonBodies());
+
+  app.route("/", opsRoutes(rt));
+  app.route(
+    "/auth",
+    authRoutes({ sessions: rt.sessions, trustedProxyHops: rt.config.trustedProxyHops }),
+  );
+  app.route("/me", meRoutes(rt));
+
+  app.notFound((c) =>
+    new Problem(404, { detail: `No route for ${c.req.method} ${c.req.path}.` }).render(c)
+  );
+
+  app.onError(function renderError(error, c) {
+    if (error instanceof Problem) return error.render(c);
+    if (error instanceof HTTPException && error.status < 500) {
+      // Hono's own 4xx (malformed JSON in the validator): its message is meant for clients.
+      return new Problem(error.status, {
+        kind: error.status === 400 ? "validation-error" : undefined,
+        detail: error.message,
+        errors: error.status === 400 ? [{ path: "", message: error.message }] : undefined,
+      }).render(c);
+    }
+    const id = c.get("requestId");
+    rt.log.error("unhandled error in {method} {path} (request {requestId}): {error}", {
+      method: c.req.method,
+      path: c.req.path,
+      requestId: id,
+      error,
+    });
+    return new Problem(500, {
+      detail: `Something went wrong on our side. Quote request id ${id} when you report it.`,
+    }).render(c);
+  });
+
+  return app;
+}

@@ -1,0 +1,11 @@
+/** The Hono environment every route shares: what middleware puts on the context. */
+import type { AccountRow } from "../auth/queries.ts";
+
+/** Context variables. `accountId` and `account` exist behind the auth middleware only. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    accountId: number;
+    account: AccountRow;
+  };
+};
