@@ -1,0 +1,103 @@
+/**
+ * Failed-login limits (API.md): by default 5 failures per email or 50 per client address in 15
+ * minutes, then 429 until the window passes. Counters live in Redis (rate-limiter-flexible) so
+ * that every instance shares them; while Redis is away an in-memory limiter stands in.
+ *
+ * Only failures count, so that many sign-ins at once from one office or one app are never
+ * refused. So that parallel guesses at one account cannot all slip past the check before any of
+ * them has failed, attempts for one email run one after another on each instance.
+ */
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, type RateLimiterRes } from "rate-limiter-flexible";
+import { tooManyRequests } from "../http/problem.ts";
+
+/** Options of `createLoginLimiter`. */
+export interface LoginLimiterOptions {
+  redis: Redis;
+  prefix: string;
+  perEmail: number;
+  perAddress: number;
+  windowSeconds: number;
+}
+
+/** Guards login attempts. */
+export interface LoginLimiter {
+  /**
+   * Runs `attempt` (which verifies the password and says whether it matched) unless a limit is
+   * spent, in which case it throws a 429 problem. Counts a failure, or clears the email's count.
+   */
+  guard(email: string, address: string, attempt: () => Promise<boolean>): Promise<boolean>;
+}
+
+function limiter(redis: Redis, keyPrefix: string, points: number, duration: number) {
+  return new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix,
+    points,
+    duration,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+  });
+}
+
+/** Emails are kept out of Redis: the counter's key is a hash of the address. */
+function emailKey(email: string): string {
+  return createHash("sha256").update(email).digest("base64url");
+}
+
+/** Calls `fn` once every earlier call for the same key has settled. */
+function serialiser() {
+  const tails = new Map<string, Promise<unknown>>();
+  return async function serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = tails.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(fn);
+    tails.set(key, run);
+    try {
+      return await run;
+    } finally {
+      if (tails.get(key) === run) tails.delete(key);
+    }
+  };
+}
+
+/** Builds the limiter. */
+export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
+  const { redis, prefix, windowSeconds } = options;
+  const byAddress = limiter(
+    redis,
+    `${prefix}login-failures:address`,
+    options.perAddress,
+    windowSeconds,
+  );
+  const byEmail = limiter(redis, `${prefix}login-failures:email`, options.perEmail, windowSeconds);
+  const serial = serialiser();
+
+  /** Milliseconds until the spent limit frees up, or 0 when neither is spent. */
+  async function wait(emailId: string, address: string): Promise<number> {
+    const spent = (res: RateLimiterRes | null, points: number) =>
+      res !== null && res.consumedPoints >= points ? res.msBeforeNext : 0;
+    const [email, from] = await Promise.all([byEmail.get(emailId), byAddress.get(address)]);
+    return Math.max(spent(email, options.perEmail), spent(from, options.perAddress));
+  }
+
+  return {
+    guard(email, address, attempt) {
+      const emailId = emailKey(email);
+      return serial(emailId, async () => {
+        const ms = await wait(emailId, address);
+        if (ms > 0) {
+          throw tooManyRequests(ms, "Too many failed sign-ins; try again after Retry-After.");
+        }
+        const ok = await attempt();
+        if (ok) {
+          await byEmail.delete(emailId);
+        } else {
+          // A rejection here only means the count went past the limit: nothing to report.
+          await Promise.allSettled([byEmail.consume(emailId), byAddress.consume(address)]);
+        }
+        return ok;
+      });
+    },
+  };
+}

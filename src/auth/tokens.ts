@@ -1,0 +1,64 @@
+/** Access tokens (HS256 JWTs) and refresh tokens (opaque, stored as sha256). */
+import { createHash, randomBytes } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+
+/** Signs and verifies access tokens. */
+export interface AccessTokens {
+  /** Lifetime in seconds (the Session's `expiresIn`). */
+  readonly ttl: number;
+  sign(accountId: number): Promise<string>;
+  /** The account id the token was issued to, or null when it is not a valid token of ours. */
+  verify(token: string): Promise<number | null>;
+}
+
+const MAX_ACCOUNT_ID = 2 ** 31 - 1;
+
+/** Access tokens signed with `secret` (at least 32 bytes) that live `ttl` seconds. */
+export function createAccessTokens(secret: Uint8Array, ttl: number): AccessTokens {
+  if (secret.length < 32) throw new RangeError("the JWT secret must be at least 32 bytes");
+  // Imported once: jose would import a raw secret again on every call.
+  const key = crypto.subtle.importKey(
+    "raw",
+    secret as Uint8Array<ArrayBuffer>,
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
+  return {
+    ttl,
+    async sign(accountId) {
+      const now = Math.floor(Date.now() / 1000);
+      return await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(String(accountId))
+        .setIssuedAt(now)
+        .setExpirationTime(now + ttl)
+        .sign(await key);
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, await key, {
+          algorithms: ["HS256"],
+          requiredClaims: ["sub", "exp"],
+        });
+        const sub = payload.sub ?? "";
+        if (!/^[1-9]\d{0,9}$/.test(sub) || Number(sub) > MAX_ACCOUNT_ID) return null;
+        return Number(sub);
+      } catch (error) {
+        if (error instanceof joseErrors.JOSEError) return null;
+        throw error;
+      }
+    },
+  };
+}
+
+/** A new refresh token: 256 random bits for the client, and the hash that is stored. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString("base64url");
+  return { token, hash: hashRefreshToken(token) };
+}
+
+/** The sha256 (hex) under which a refresh token is stored. */
+export function hashRefreshToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
