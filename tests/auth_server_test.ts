@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { clearRedisPrefix, createTestDatabase, newUser, randomPrefix, testEnv } from "./helpers.ts";
+import { startServer } from "./server.ts";
+
+Deno.test("[auth] /healthz keeps answering while logins are hashing (bcrypt off the event loop)", async () => {
+  const db = await createTestDatabase();
+  const prefix = randomPrefix();
+  const server = await startServer(testEnv(db, prefix, { BCRYPT_COST: "12", BCRYPT_WORKERS: "2" }));
+  try {
+    const users = [newUser(), newUser()];
+    for (const user of users) {
+      const reg = await fetch(`${server.url}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(user),
+      });
+      assert.equal(reg.status, 201);
+      await reg.body?.cancel();
+    }
+
+    const events: string[] = [];
+    // Six verifications at cost 12 on two workers (two accounts, four unknown emails that cost a
+    // dummy verification): the last ends after three rounds of bcrypt.
+    const attempts = [...users, ...Array.from({ length: 4 }, () => newUser("unknown"))];
+    const logins = attempts.map(async (user) => {
+      const res = await fetch(`${server.url}/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(user),
+      });
+      await res.body?.cancel();
+      events.push(`login ${res.status}`);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${server.url}/healthz`);
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+      events.push("healthz");
+    }
+    await Promise.all(logins);
+    // Every probe answered before the first login finished.
+    assert.deepEqual(events.slice(0, 5), ["healthz", "healthz", "healthz", "healthz", "healthz"]);
+    assert.deepEqual(events.slice(5).sort(), [
+      ...Array(2).fill("login 200"),
+      ...Array(4).fill("login 401"),
+    ]);
+  } finally {
+    await server.stop();
+    await db.drop();
+    await clearRedisPrefix(prefix);
+  }
+});
+
+Deno.test("[server] SIGTERM stops the server cleanly", async () => {
+  const db = await createTestDatabase();
+  const prefix = randomPrefix();
+  const server = await startServer(testEnv(db, prefix));
+  try {
+    const res = await fetch(`${server.url}/healthz`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0);
+    assert.ok(server.logs.some((line) => line.includes('"stopped"')), server.logs.join("\n"));
+    await db.drop();
+    await clearRedisPrefix(prefix);
+  }
+});

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { createTestDatabase, randomPrefix, testEnv } from "./helpers.ts";
+import { startServer } from "./server.ts";
+
+Deno.test("[config] defaults are API.md's", () => {
+  const config = loadConfig({}, 4);
+  assert.equal(config.port, 8000);
+  assert.equal(config.databaseUrl, "postgres://postgres@localhost:5432/scoreboard");
+  assert.equal(config.redisUrl, "redis://localhost:6379");
+  assert.equal(config.redisKeyPrefix, "");
+  assert.equal(config.jwtSecret, null);
+  assert.equal(config.adminToken, null);
+  assert.equal(config.bcryptCost, 12);
+  assert.equal(config.bcryptWorkers, 4);
+  assert.equal(config.accessTokenTtl, 900);
+  assert.equal(config.refreshTokenTtl, 30 * 24 * 3600);
+  assert.equal(config.loginMaxFailuresPerEmail, 5);
+  assert.equal(config.loginMaxFailuresPerAddress, 50);
+  assert.equal(config.loginFailureWindow, 900);
+  assert.equal(config.completionsPerSecond, 10);
+  assert.equal(config.sseHeartbeatMs, 15_000);
+  assert.equal(config.broadcastIntervalMs, 100);
+  assert.deepEqual(config.corsOrigins, []);
+  assert.ok(Object.isFrozen(config));
+});
+
+Deno.test("[config] values are parsed, and empty strings count as unset", () => {
+  const config = loadConfig({
+    PORT: "9000",
+    CORS_ORIGINS: "https://a.example, http://localhost:3000",
+    ADMIN_TOKEN: "",
+    JWT_SECRET: "x".repeat(32),
+    REDIS_KEY_PREFIX: "acme:",
+  });
+  assert.equal(config.port, 9000);
+  assert.deepEqual(config.corsOrigins, ["https://a.example", "http://localhost:3000"]);
+  assert.equal(config.adminToken, null);
+  assert.equal(config.jwtSecret, "x".repeat(32));
+  assert.equal(config.redisKeyPrefix, "acme:");
+});
+
+for (
+  const [name, value] of [
+    ["PORT", "eighty"],
+    ["PORT", "70000"],
+    ["DATABASE_URL", "mysql://localhost/x"],
+    ["REDIS_URL", "not a url"],
+    ["JWT_SECRET", "too-short"],
+    ["BCRYPT_COST", "3"],
+    ["ACCESS_TOKEN_TTL", "0"],
+    ["SSE_MAX_CLIENTS", "-1"],
+    ["BROADCAST_INTERVAL_MS", "1.5"],
+    ["CORS_ORIGINS", "https://a.example/path"],
+    ["LOG_LEVEL", "loud"],
+  ]
+) {
+  Deno.test(`[config] a bad ${name} (${JSON.stringify(value)}) is refused by name`, () => {
+    assert.throws(() => loadConfig({ [name]: value }), (error: Error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, new RegExp(`\\b${name}\\b`));
+      return true;
+    });
+  });
+}
+
+Deno.test("[config] the server stops at start on a bad value, naming it", async () => {
+  const db = await createTestDatabase();
+  try {
+    const server = startServer(testEnv(db, randomPrefix(), { JWT_SECRET: "short" }));
+    await assert.rejects(server, (error: Error) => {
+      assert.match(error.message, /exited with 78/);
+      assert.match(error.message, /JWT_SECRET: must be at least 32 bytes/);
+      return true;
+    });
+  } finally {
+    await db.drop();
+  }
+});

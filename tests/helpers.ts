@@ -1,0 +1,192 @@
+/**
+ * Test helpers: each test gets a PostgreSQL database of its own (cloned from the migrated
+ * template) and a Redis key prefix of its own, and builds the real app or starts the real server
+ * on them. Everything is dropped again by `close()`.
+ */
+import { Redis } from "ioredis";
+import postgres, { type Sql } from "postgres";
+import { createApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { openRuntime, type Runtime } from "../src/runtime.ts";
+import {
+  ADMIN_DATABASE_URL,
+  databaseUrl,
+  REDIS_URL,
+  TEMPLATE_DATABASE,
+  TEST_DATABASE_PREFIX,
+} from "./env.ts";
+
+export { REDIS_URL };
+
+/** A JWT secret for tests (32 bytes). */
+export const JWT_SECRET = "test-secret-test-secret-test-secret!";
+
+/** A database of one test's own. */
+export interface TestDatabase {
+  readonly name: string;
+  readonly url: string;
+  /** A connection for the test's own checks. */
+  readonly sql: Sql;
+  drop(): Promise<void>;
+}
+
+/** Clones the migrated template into a new database. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `${TEST_DATABASE_PREFIX}${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin`CREATE DATABASE ${admin(name)} TEMPLATE ${admin(TEMPLATE_DATABASE)}`;
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+  const url = databaseUrl(name);
+  const sql = postgres(url, { max: 4, onnotice: () => {} });
+  return {
+    name,
+    url,
+    sql,
+    async drop() {
+      await sql.end({ timeout: 5 });
+      const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
+      try {
+        await admin`DROP DATABASE IF EXISTS ${admin(name)} WITH (FORCE)`;
+      } finally {
+        await admin.end({ timeout: 5 });
+      }
+    },
+  };
+}
+
+/** A Redis key prefix no other test uses. */
+export function randomPrefix(): string {
+  return `test:${crypto.randomUUID().slice(0, 8)}:`;
+}
+
+/** Deletes every key under `prefix`. */
+export async function clearRedisPrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The environment of a test instance: fast bcrypt, its own database and prefix. */
+export function testEnv(
+  db: TestDatabase,
+  prefix: string,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    JWT_SECRET,
+    BCRYPT_COST: "4",
+    BCRYPT_WORKERS: "2",
+    LOG_LEVEL: "error",
+    ...overrides,
+  };
+}
+
+/** Options of a request made through `TestApp.call`. */
+export interface CallOptions {
+  /** Sent as JSON, or as it is when a string. */
+  body?: unknown;
+  /** Sent as it is (a stream, say), with no content type of its own. */
+  rawBody?: BodyInit;
+  token?: string;
+  headers?: Record<string, string>;
+}
+
+/** The real app, in process, on a database and prefix of its own. */
+export interface TestApp {
+  readonly rt: Runtime;
+  readonly db: TestDatabase;
+  readonly prefix: string;
+  readonly env: Record<string, string>;
+  /** Sends a request through the whole middleware stack; `body` is sent as JSON. */
+  call(method: string, path: string, options?: CallOptions): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Opens the app on a fresh database; `overrides` are environment variables. */
+export async function openTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+  const db = await createTestDatabase();
+  const prefix = randomPrefix();
+  const env = testEnv(db, prefix, overrides);
+  const rt = await openRuntime(loadConfig(env, 2));
+  const app = createApp(rt);
+  return {
+    rt,
+    db,
+    prefix,
+    env,
+    call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.body !== undefined) headers["content-type"] ??= "application/json";
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      const body = options.rawBody ??
+        (options.body === undefined
+          ? undefined
+          : typeof options.body === "string"
+          ? options.body
+          : JSON.stringify(options.body));
+      return Promise.resolve(app.request(path, { method, headers, body }));
+    },
+    async close() {
+      await rt.close();
+      await db.drop();
+      await clearRedisPrefix(prefix);
+    },
+  };
+}
+
+let counter = 0;
+
+/** A username, email and password no other test uses. */
+export function newUser(label = "user") {
+  const id = `${Date.now().toString(36)}${(counter++).toString(36)}${
+    crypto.randomUUID().slice(0, 4)
+  }`;
+  return {
+    username: `${label}-${id}`,
+    email: `${label}-${id}@example.com`,
+    password: "correct horse battery staple",
+  };
+}
+
+/** A Session as the API returns it. */
+export interface SessionBody {
+  account: { id: number; username: string; email: string; createdAt: string };
+  accessToken: string;
+  refreshToken: string;
+  tokenType: string;
+  expiresIn: number;
+}
+
+/** Registers a new user through the API and returns its session. */
+export async function register(
+  app: Pick<TestApp, "call">,
+  user = newUser(),
+): Promise<SessionBody> {
+  const res = await app.call("POST", "/auth/register", { body: user });
+  if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+  return await res.json();
+}
+
+/** Asserts nothing; reads a problem+json body, failing loudly when it is not one. */
+export async function problem(res: Response): Promise<Record<string, unknown>> {
+  const type = res.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/problem+json")) {
+    throw new Error(`expected application/problem+json, got ${type}: ${await res.text()}`);
+  }
+  return await res.json();
+}

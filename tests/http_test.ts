@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { newUser, openTestApp, problem } from "./helpers.ts";
+
+Deno.test("[http] an unknown route is a 404 problem", async () => {
+  const t = await openTestApp();
+  try {
+    const res = await t.call("GET", "/no/such/route");
+    assert.equal(res.status, 404);
+    const body = await problem(res);
+    assert.equal(body.status, 404);
+    assert.equal(body.title, "Not Found");
+    assert.equal(typeof body.type, "string");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[http] responses carry security headers, a request id and no-store", async () => {
+  const t = await openTestApp();
+  try {
+    const res = await t.call("GET", "/healthz");
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    assert.ok(res.headers.get("strict-transport-security"));
+    assert.match(res.headers.get("x-request-id") ?? "", /^[\w-]{8,}$/);
+    assert.equal(res.headers.get("cache-control"), "no-store");
+    await res.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[http] a body over 16 KiB is a 413 problem, announced or streamed", async () => {
+  const t = await openTestApp();
+  try {
+    const user = { ...newUser(), username: "x".repeat(17 * 1024) };
+    const res = await t.call("POST", "/auth/register", { body: user });
+    assert.equal(res.status, 413);
+    assert.equal((await problem(res)).status, 413);
+
+    const chunks = new TextEncoder().encode(JSON.stringify(user));
+    const streamed = await t.call("POST", "/auth/register", {
+      headers: { "content-type": "application/json" },
+      rawBody: new ReadableStream({
+        start(controller) {
+          controller.enqueue(chunks);
+          controller.close();
+        },
+      }),
+    });
+    assert.equal(streamed.status, 413);
+    await streamed.body?.cancel();
+    const [{ n }] = await t.db.sql`SELECT count(*)::int AS n FROM accounts`;
+    assert.equal(n, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[http] a body that is not JSON is a 415 problem", async () => {
+  const t = await openTestApp();
+  try {
+    for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]) {
+      const res = await t.call("POST", "/auth/login", {
+        headers: { "content-type": type },
+        body: "email=a@example.com&password=whatever1",
+      });
+      assert.equal(res.status, 415, type);
+      assert.equal((await problem(res)).status, 415);
+    }
+    const none = await t.call("POST", "/auth/login", {
+      body: "{}",
+      headers: { "content-type": "" },
+    });
+    assert.equal(none.status, 415);
+    await none.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[http] malformed JSON is a 400 problem with errors", async () => {
+  const t = await openTestApp();
+  try {
+    for (const body of ['{"email": "a@example.com",', "not json", "[1, 2"]) {
+      const res = await t.call("POST", "/auth/register", { body });
+      assert.equal(res.status, 400, body);
+      const p = await problem(res);
+      assert.ok(Array.isArray(p.errors) && p.errors.length > 0);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[http] wrong types and missing fields are 400 problems naming each field", async () => {
+  const t = await openTestApp();
+  try {
+    const res = await t.call("POST", "/auth/register", {
+      body: { username: 42, email: ["a@example.com"] },
+    });
+    assert.equal(res.status, 400);
+    const p = await problem(res);
+    const paths = (p.errors as { path: string; message: string }[]).map((e) => e.path).sort();
+    assert.deepEqual(paths, ["email", "password", "username"]);
+
+    for (const body of [null, [], "a string", 7]) {
+      const r = await t.call("POST", "/auth/login", { body: JSON.stringify(body) });
+      assert.equal(r.status, 400, JSON.stringify(body));
+      await r.body?.cancel();
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[http] an unexpected error is a generic 500 with the request id, never its message", async () => {
+  // PostgreSQL that is not there: the query fails with a connection error.
+  const t = await openTestApp();
+  const broken = await openTestApp({
+    DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
+  });
+  try {
+    const res = await broken.call("POST", "/auth/register", { body: newUser() });
+    assert.equal(res.status, 500);
+    const p = await problem(res);
+    const text = JSON.stringify(p);
+    assert.doesNotMatch(text, /ECONNREFUSED|127\.0\.0\.1|postgres|stack/i);
+    const id = res.headers.get("x-request-id");
+    assert.ok(id);
+    assert.match(String(p.detail), new RegExp(id));
+  } finally {
+    await broken.close();
+    await t.close();
+  }
+});
+
+Deno.test("[http] /healthz answers, /readyz names what does not answer", async () => {
+  const t = await openTestApp();
+  const noRedis = await openTestApp({ REDIS_URL: "redis://127.0.0.1:1" });
+  try {
+    const health = await t.call("GET", "/healthz");
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok" });
+
+    const ready = await t.call("GET", "/readyz");
+    assert.equal(ready.status, 200);
+    assert.equal((await ready.json()).status, "ok");
+
+    const notReady = await noRedis.call("GET", "/readyz");
+    assert.equal(notReady.status, 503);
+    const p = await problem(notReady);
+    assert.match(String(p.detail), /Redis/);
+    assert.doesNotMatch(String(p.detail), /PostgreSQL/);
+  } finally {
+    await noRedis.close();
+    await t.close();
+  }
+});
