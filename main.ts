@@ -1,21 +1,10 @@
 /** Starts one instance: config → runtime → app → Deno.serve, and a graceful stop on SIGTERM. */
 import { configure, getConsoleSink, getLogger, jsonLinesFormatter } from "@logtape/logtape";
 import { createApp } from "./src/app.ts";
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from "./src/config.ts";
+import { loadConfigOrExit } from "./src/config.ts";
 import { openRuntime } from "./src/runtime.ts";
 
-function readConfig() {
-  const env = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, Deno.env.get(name)]));
-  try {
-    return loadConfig(env, navigator.hardwareConcurrency);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(error.message);
-    Deno.exit(78); // EX_CONFIG
-  }
-}
-
-const config = readConfig();
+const config = loadConfigOrExit(navigator.hardwareConcurrency);
 await configure({
   sinks: { console: getConsoleSink({ formatter: jsonLinesFormatter }) },
   loggers: [

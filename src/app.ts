@@ -3,10 +3,13 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
+import { actionRoutes, adminActionRoutes, myCompletionRoutes } from "./actions/routes.ts";
+import { requireOperator } from "./auth/operator.ts";
 import { authRoutes, meRoutes } from "./auth/routes.ts";
 import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies } from "./http/middleware.ts";
 import { Problem } from "./http/problem.ts";
+import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { opsRoutes } from "./ops/routes.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -36,6 +39,13 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
     authRoutes({ sessions: rt.sessions, trustedProxyHops: rt.config.trustedProxyHops }),
   );
   app.route("/me", meRoutes(rt));
+  app.route("/me/completions", myCompletionRoutes(rt));
+  app.route("/actions", actionRoutes(rt));
+  app.route("/leaderboard", leaderboardRoutes(rt));
+  const operator = requireOperator({ adminToken: rt.config.adminToken });
+  app.use("/admin", operator);
+  app.use("/admin/*", operator);
+  app.route("/admin/actions", adminActionRoutes(rt));
 
   app.notFound((c) =>
     new Problem(404, { detail: `No route for ${c.req.method} ${c.req.path}.` }).render(c)

@@ -1,4 +1,4 @@
-/** The service's whole configuration, read from an environment map and validated with zod. */
+/** The service's whole configuration: the environment, validated with zod. The only reader of it. */
 import { z } from "zod";
 
 const int = (min: number, max: number) =>
@@ -154,4 +154,19 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/**
+ * For entry points: the configuration from this process's environment, or, when a value is
+ * wrong, the message on stderr and exit code 78 (EX_CONFIG).
+ */
+export function loadConfigOrExit(cores = 1): Config {
+  const env = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, Deno.env.get(name)]));
+  try {
+    return loadConfig(env, cores);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    Deno.exit(78);
+  }
 }

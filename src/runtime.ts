@@ -5,6 +5,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { Redis } from "ioredis";
 import type { Sql } from "postgres";
+import { type Completions, createCompletions } from "./actions/completions.ts";
 import { createLoginLimiter } from "./auth/login_limiter.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/password_hasher.ts";
 import { createSessions, type Sessions } from "./auth/sessions.ts";
@@ -30,6 +31,7 @@ export interface Runtime {
   readonly feed: RefreshFeed;
   readonly leaderboard: Leaderboard;
   readonly sessions: Sessions;
+  readonly completions: Completions;
   close(): Promise<void>;
 }
 
@@ -111,6 +113,18 @@ export async function openRuntime(
       onScoreUpdate: () => metrics.scoreUpdates.inc(),
     },
   });
+  // The first connection rebuilds a missing set; every reconnection after an outage catches up.
+  let connectedBefore = false;
+  function onRedisReady(): void {
+    const work = connectedBefore ? leaderboard.reconcile() : leaderboard.ensure();
+    connectedBefore = true;
+    work.catch((error) =>
+      redisLog.warn("rebuilding the ranking failed: {message}", { message: error.message })
+    );
+  }
+  redis.on("ready", onRedisReady);
+  if (redis.status === "ready") onRedisReady();
+
   const sessions = createSessions({
     sql,
     hasher,
@@ -126,6 +140,14 @@ export async function openRuntime(
     }),
   });
 
+  const completions = createCompletions({
+    sql,
+    redis,
+    prefix: config.redisKeyPrefix,
+    leaderboard,
+    perSecond: config.completionsPerSecond,
+  });
+
   return {
     config,
     log,
@@ -138,7 +160,9 @@ export async function openRuntime(
     feed,
     leaderboard,
     sessions,
+    completions,
     async close() {
+      redis.off("ready", onRedisReady);
       leaderboard.close();
       await feed.close();
       hasher.close();

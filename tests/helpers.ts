@@ -21,6 +21,9 @@ export { REDIS_URL };
 /** A JWT secret for tests (32 bytes). */
 export const JWT_SECRET = "test-secret-test-secret-test-secret!";
 
+/** The operator token of test instances. */
+export const ADMIN_TOKEN = "test-admin-token-test-admin-token";
+
 /** A database of one test's own. */
 export interface TestDatabase {
   readonly name: string;
@@ -89,6 +92,7 @@ export function testEnv(
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     JWT_SECRET,
+    ADMIN_TOKEN,
     BCRYPT_COST: "4",
     BCRYPT_WORKERS: "2",
     LOG_LEVEL: "error",
@@ -189,4 +193,40 @@ export async function problem(res: Response): Promise<Record<string, unknown>> {
     throw new Error(`expected application/problem+json, got ${type}: ${await res.text()}`);
   }
   return await res.json();
+}
+
+/** Adds an action through the operator API. */
+export async function createAction(
+  app: Pick<TestApp, "call">,
+  pointValue: number,
+  slug = `act-${crypto.randomUUID().slice(0, 8)}`,
+): Promise<{ slug: string; pointValue: number }> {
+  const res = await app.call("POST", "/admin/actions", {
+    token: ADMIN_TOKEN,
+    body: { slug, label: `Action ${slug}`, pointValue },
+  });
+  if (res.status !== 201) throw new Error(`create action: ${res.status} ${await res.text()}`);
+  return await res.json();
+}
+
+/** Completes an action through the API; returns the response. */
+export function complete(
+  app: Pick<TestApp, "call">,
+  token: string,
+  slug: string,
+  key?: string,
+): Promise<Response> {
+  return app.call("POST", `/actions/${slug}/complete`, {
+    token,
+    headers: key === undefined ? {} : { "idempotency-key": key },
+  });
+}
+
+/** Waits until `check` holds, trying every 50 ms for at most `ms`. */
+export async function eventually(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not true after ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -1,6 +1,6 @@
 /** zod validation of bodies, queries and path parameters, failing as one 400 problem. */
 import { zValidator } from "@hono/zod-validator";
-import type { z } from "zod";
+import { z } from "zod";
 import { type FieldError, validationProblem } from "./problem.ts";
 
 /** zod issues as the `errors` member of a problem. */
@@ -31,3 +31,14 @@ export function queryParams<T extends z.ZodType>(schema: T) {
 export function pathParams<T extends z.ZodType>(schema: T) {
   return zValidator("param", schema, reject);
 }
+
+/** A query or path parameter holding a whole number in [min, max]. */
+export function intParam(min: number, max: number) {
+  return z.string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+}
+
+/** The largest id a SERIAL column holds. */
+export const MAX_ID = 2 ** 31 - 1;

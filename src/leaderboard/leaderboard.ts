@@ -37,6 +37,15 @@ export function leaderboardKeys(prefix: string): LeaderboardKeys {
 /** The size of the top that is cached in memory and streamed to browsers. */
 export const TOP = 10;
 
+/**
+ * How long the cached top may be served. Every change announced on the feed drops it at once;
+ * the age limit bounds what nobody announces (a set deleted by hand, a lost message).
+ */
+const TOP_CACHE_MS = 1000;
+
+/** How long a read that found the set missing waits for its rebuild before asking PostgreSQL. */
+const MISSING_SET_WAIT_MS = 1000;
+
 /** What the leaderboard reports to its owner. */
 export interface LeaderboardEvents {
   /** A Redis command failed and PostgreSQL answered, or a repair was scheduled. */
@@ -49,7 +58,8 @@ export interface LeaderboardEvents {
 export interface LeaderboardOptions {
   sql: Sql;
   redis: Redis;
-  feed: RefreshFeed;
+  /** Change notifications; without them the top is never cached. */
+  feed?: RefreshFeed;
   prefix: string;
   events: LeaderboardEvents;
   /** How long after a failed write its repair runs. */
@@ -75,7 +85,10 @@ export interface Leaderboard {
   entry(accountId: number): Promise<Entry | null>;
   /** Drops the cached top, so that the next read goes to Redis. */
   invalidate(): void;
-  /** Makes the sorted set hold at least what PostgreSQL holds, and no deleted account. */
+  /**
+   * Makes the sorted set hold at least what PostgreSQL holds, and no deleted account. Run it when
+   * Redis comes back: a set that exists may still be stale (restarted empty, then written to).
+   */
   reconcile(): Promise<number>;
   /** Replaces the sorted set with one built from PostgreSQL. */
   rebuild(): Promise<number>;
@@ -96,24 +109,14 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
   // so that every change on any instance drops it. `generation` guards against a read that
   // started before a change filling the cache after it.
   let generation = 0;
-  let cachedTop: Entry[] | undefined;
+  let cachedTop: { entries: Entry[]; at: number } | undefined;
   let topRead: { generation: number; promise: Promise<Entry[]> } | undefined;
 
   function invalidate(): void {
     generation++;
     cachedTop = undefined;
   }
-  const unlisten = feed.listen(invalidate);
-
-  // A set that exists may still be stale after Redis came back (restarted empty, then written
-  // to by another instance): on every reconnect, bring it up to PostgreSQL's totals.
-  let connectedBefore = false;
-  function onReady(): void {
-    const work = connectedBefore ? reconcile : ensureSet;
-    connectedBefore = true;
-    once(work).catch((error) => events.onRedisError(error));
-  }
-  redis.on("ready", onReady);
+  const unlisten = feed?.listen(invalidate);
 
   // Account ids whose place in Redis must be set again from PostgreSQL.
   const pending = new Set<number>();
@@ -194,10 +197,19 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
     return run;
   }
 
-  /** The set is gone: rebuild it in the background and let PostgreSQL answer meanwhile. */
+  /**
+   * The set is gone while the ledger is not: rebuild it, waiting a moment for that (a small
+   * ledger is rebuilt by then) but never long — PostgreSQL answers this read either way.
+   */
   async function setMissing(): Promise<boolean> {
     if (!(await q.anyRanked(sql))) return false;
-    once(reconcile).catch((error) => events.onRedisError(error));
+    const rebuilt = once(reconcile).catch((error) => events.onRedisError(error));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      rebuilt,
+      new Promise((resolve) => timer = setTimeout(resolve, MISSING_SET_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
     return true;
   }
 
@@ -226,11 +238,13 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
   }
 
   function readTop(): Promise<Entry[]> {
-    if (cachedTop) return Promise.resolve(cachedTop);
+    if (cachedTop && performance.now() - cachedTop.at < TOP_CACHE_MS) {
+      return Promise.resolve(cachedTop.entries);
+    }
     if (topRead?.generation === generation) return topRead.promise;
     const started = generation;
     const promise = readPage(TOP, 0).then((entries) => {
-      if (started === generation && feed.live) cachedTop = entries;
+      if (started === generation && feed?.live) cachedTop = { entries, at: performance.now() };
       return entries;
     }).finally(() => {
       if (topRead?.promise === promise) topRead = undefined;
@@ -277,8 +291,6 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
     return count;
   }
 
-  if (redis.status === "ready") onReady();
-
   return {
     keys,
     async record(accountId, total) {
@@ -309,7 +321,7 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
       }
     },
     async page(limit, offset) {
-      if (offset + limit <= TOP && feed.live) {
+      if (offset + limit <= TOP && feed?.live) {
         return (await readTop()).slice(offset, offset + limit);
       }
       return await readPage(limit, offset);
@@ -338,8 +350,7 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
     ensure: () => once(ensureSet).then(() => {}),
     close() {
       closed = true;
-      unlisten();
-      redis.off("ready", onReady);
+      unlisten?.();
       clearTimeout(repairTimer);
     },
   };

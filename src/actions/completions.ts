@@ -1,0 +1,150 @@
+/**
+ * Completing actions: one statement (one transaction) writes the log row and the ledger together,
+ * then the new total goes to the Redis ranking. Idempotency keys make retries safe, racing ones
+ * included.
+ */
+import type { Redis } from "ioredis";
+import postgres, { type Sql } from "postgres";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
+import type { Leaderboard } from "../leaderboard/leaderboard.ts";
+import { totalOf } from "../leaderboard/queries.ts";
+import * as q from "./queries.ts";
+
+/** API.md's `Completion`. */
+export interface Completion {
+  completion: { id: number; action: string; pointsEarned: number; completedAt: string };
+  totalPoints: number;
+  rank: number | null;
+}
+
+/** What `complete` answers: 201 for a new completion, 200 for a replayed one. */
+export interface CompletionResult {
+  status: 200 | 201;
+  body: Completion;
+}
+
+/** What the service needs. */
+export interface CompletionsDeps {
+  sql: Sql;
+  redis: Redis;
+  prefix: string;
+  leaderboard: Leaderboard;
+  perSecond: number;
+}
+
+/** A log row as the API shows it. */
+export function toCompletionItem(row: q.CompletionRow): Completion["completion"] {
+  return {
+    id: row.id,
+    action: row.slug,
+    pointsEarned: row.points_earned,
+    completedAt: row.completed_at.toISOString(),
+  };
+}
+
+const OVERFLOW = "22003";
+
+/** Builds the service. */
+export function createCompletions(deps: CompletionsDeps) {
+  const { sql, leaderboard } = deps;
+  const keyPrefix = `${deps.prefix}completions`;
+  const limiter = new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix,
+    points: deps.perSecond,
+    duration: 1,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points: deps.perSecond, duration: 1 }),
+  });
+
+  async function limit(accountId: number): Promise<void> {
+    try {
+      await limiter.consume(String(accountId));
+    } catch (error) {
+      if (!(error instanceof RateLimiterRes)) throw error;
+      throw tooManyRequests(error.msBeforeNext, "Too many completions; slow down.");
+    }
+  }
+
+  /** The answer to a request whose key was used before: the original, and the current total. */
+  async function replay(
+    accountId: number,
+    slug: string,
+    original: q.CompletionRow,
+  ): Promise<CompletionResult> {
+    if (original.slug !== slug) {
+      throw new Problem(422, {
+        kind: "idempotency-key-reused",
+        detail: `This Idempotency-Key was used to complete "${original.slug}", not "${slug}".`,
+      });
+    }
+    const total = await totalOf(sql, accountId);
+    if (total === undefined) {
+      throw unauthorized("The access token's account no longer exists.", true);
+    }
+    return {
+      status: 200,
+      body: {
+        completion: toCompletionItem(original),
+        totalPoints: total,
+        rank: await leaderboard.rankOf(accountId, total),
+      },
+    };
+  }
+
+  return {
+    async complete(accountId: number, slug: string, key: string | null): Promise<CompletionResult> {
+      await limit(accountId);
+      let inserted: q.Inserted | undefined;
+      try {
+        inserted = await q.insertCompletion(sql, { accountId, slug, key });
+      } catch (error) {
+        if (error instanceof postgres.PostgresError && error.code === OVERFLOW) {
+          throw new Problem(409, {
+            kind: "score-overflow",
+            detail: "This completion would take the total past 2147483647 points.",
+          });
+        }
+        throw error;
+      }
+      if (!inserted) {
+        const obstacle = await q.completionObstacle(sql, { accountId, slug, key });
+        switch (obstacle.kind) {
+          case "replay":
+            return await replay(accountId, slug, obstacle.original);
+          case "account":
+            throw unauthorized("The access token's account no longer exists.", true);
+          case "missing":
+            throw new Problem(404, { kind: "unknown-action", detail: `No action "${slug}".` });
+          case "retired":
+            throw new Problem(410, {
+              kind: "action-retired",
+              detail: `The action "${slug}" is retired.`,
+            });
+        }
+      }
+      const rank = await leaderboard.record(accountId, inserted.total_points);
+      return {
+        status: 201,
+        body: {
+          completion: toCompletionItem(inserted),
+          totalPoints: inserted.total_points,
+          rank,
+        },
+      };
+    },
+
+    async list(accountId: number, limit: number, before: number | null) {
+      const rows = await q.completionsPage(sql, accountId, limit, before);
+      const page = rows.slice(0, limit);
+      return {
+        completions: page.map(toCompletionItem),
+        nextBefore: rows.length > limit ? page[page.length - 1].id : null,
+      };
+    },
+  };
+}
+
+/** The completions service. */
+export type Completions = ReturnType<typeof createCompletions>;

@@ -1,0 +1,34 @@
+/** The operator guard of `/admin`: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../http/env.ts";
+import { Problem } from "../http/problem.ts";
+
+const BEARER = /^Bearer +(\S+) *$/i;
+
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/**
+ * Lets a request through only with the operator token. Without ADMIN_TOKEN every request is 403;
+ * a missing or wrong token (an account's access token included) is 403 as well.
+ */
+export function requireOperator(options: { adminToken: string | null }) {
+  // Comparing digests keeps the comparison constant-time whatever the lengths.
+  const expected = options.adminToken === null ? null : digest(options.adminToken);
+  return createMiddleware<AppEnv>(async function operatorOnly(c, next) {
+    if (expected === null) {
+      throw new Problem(403, {
+        kind: "operator-routes-disabled",
+        detail: "Operator routes are disabled: ADMIN_TOKEN is not set.",
+      });
+    }
+    const match = BEARER.exec(c.req.header("authorization") ?? "");
+    if (!match || !timingSafeEqual(digest(match[1]), expected)) {
+      throw new Problem(403, {
+        kind: "not-an-operator",
+        detail: "Operator routes need Authorization: Bearer <ADMIN_TOKEN>.",
+      });
+    }
+    await next();
+  });
+}

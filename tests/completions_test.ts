@@ -1,0 +1,250 @@
+import assert from "node:assert/strict";
+import {
+  ADMIN_TOKEN,
+  complete,
+  createAction,
+  openTestApp,
+  problem,
+  register,
+  type TestApp,
+} from "./helpers.ts";
+
+async function ledger(t: TestApp, accountId: number) {
+  const [row] = await t.db.sql`
+    SELECT (SELECT total_points FROM score_ledger WHERE account_id = ${accountId}) AS total,
+           (SELECT coalesce(sum(points_earned), 0)::int FROM action_log
+            WHERE account_id = ${accountId}) AS logged,
+           (SELECT count(*)::int FROM action_log WHERE account_id = ${accountId}) AS rows`;
+  const zscore = await t.rt.redis.zscore(`${t.prefix}leaderboard`, String(accountId));
+  return { total: row.total, logged: row.logged, rows: row.rows, zscore: Number(zscore) };
+}
+
+Deno.test("[completions] completing an action answers 201 with the Completion", async () => {
+  const t = await openTestApp();
+  try {
+    const { slug } = await createAction(t, 25);
+    const session = await register(t);
+    const res = await complete(t, session.accessToken, slug);
+    assert.equal(res.status, 201);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    const body = await res.json();
+    assert.equal(typeof body.completion.id, "number");
+    assert.equal(body.completion.action, slug);
+    assert.equal(body.completion.pointsEarned, 25);
+    assert.ok(!Number.isNaN(Date.parse(body.completion.completedAt)));
+    assert.equal(body.totalPoints, 25);
+    assert.equal(body.rank, 1);
+
+    const second = await (await complete(t, session.accessToken, slug)).json();
+    assert.equal(second.totalPoints, 50);
+    assert.ok(second.completion.id > body.completion.id);
+    assert.deepEqual(await ledger(t, session.account.id), {
+      total: 50,
+      logged: 50,
+      rows: 2,
+      zscore: 50,
+    });
+
+    const me = await (await t.call("GET", "/me", { token: session.accessToken })).json();
+    assert.equal(me.totalPoints, 50);
+    assert.equal(me.rank, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] unknown is 404, retired is 410, and neither changes anything", async () => {
+  const t = await openTestApp();
+  try {
+    const { slug } = await createAction(t, 10);
+    const session = await register(t);
+    for (const unknown of ["no-such-action", "Not_Even_A_Slug", "x".repeat(101)]) {
+      const res = await complete(t, session.accessToken, unknown);
+      assert.equal(res.status, 404, unknown);
+      assert.equal((await problem(res)).status, 404);
+    }
+    await t.call("DELETE", `/admin/actions/${slug}`, { token: ADMIN_TOKEN });
+    const retired = await complete(t, session.accessToken, slug);
+    assert.equal(retired.status, 410);
+    assert.equal((await problem(retired)).status, 410);
+    const state = await ledger(t, session.account.id);
+    assert.equal(state.rows, 0);
+    assert.equal(state.total, null);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] no token, a bad token or a deleted account's token is 401", async () => {
+  const t = await openTestApp();
+  try {
+    const { slug } = await createAction(t, 10);
+    const none = await complete(t, undefined as unknown as string, slug);
+    assert.equal(none.status, 401);
+    await none.body?.cancel();
+    const bad = await complete(t, "garbage", slug);
+    assert.equal(bad.status, 401);
+    assert.match(bad.headers.get("www-authenticate") ?? "", /^Bearer/);
+    await bad.body?.cancel();
+
+    const session = await register(t);
+    await t.call("DELETE", "/me", { token: session.accessToken });
+    const gone = await complete(t, session.accessToken, slug);
+    assert.equal(gone.status, 401);
+    assert.match(gone.headers.get("www-authenticate") ?? "", /^Bearer/);
+    await gone.body?.cancel();
+    assert.equal((await ledger(t, session.account.id)).rows, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] changing or retiring an action leaves earned points alone", async () => {
+  const t = await openTestApp();
+  try {
+    const { slug } = await createAction(t, 10);
+    const session = await register(t);
+    await (await complete(t, session.accessToken, slug)).body?.cancel();
+    await t.call("PATCH", `/admin/actions/${slug}`, {
+      token: ADMIN_TOKEN,
+      body: { pointValue: 100 },
+    });
+    const after = await (await complete(t, session.accessToken, slug)).json();
+    assert.equal(after.completion.pointsEarned, 100);
+    assert.equal(after.totalPoints, 110);
+
+    await t.call("PATCH", `/admin/actions/${slug}`, {
+      token: ADMIN_TOKEN,
+      body: { pointValue: 1 },
+    });
+    await t.call("DELETE", `/admin/actions/${slug}`, { token: ADMIN_TOKEN });
+    const rows = await t.db.sql`
+      SELECT points_earned FROM action_log WHERE account_id = ${session.account.id} ORDER BY id`;
+    assert.deepEqual(rows.map((r) => r.points_earned), [10, 100]);
+    assert.deepEqual(await ledger(t, session.account.id), {
+      total: 110,
+      logged: 110,
+      rows: 2,
+      zscore: 110,
+    });
+    const page = await (await t.call("GET", "/me/completions", { token: session.accessToken }))
+      .json();
+    assert.deepEqual(page.completions.map((c: { pointsEarned: number }) => c.pointsEarned), [
+      100,
+      10,
+    ]);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] a total past 2,147,483,647 is a 409 and changes nothing", async () => {
+  const t = await openTestApp();
+  try {
+    const { slug } = await createAction(t, 1_000_000);
+    const session = await register(t);
+    await (await complete(t, session.accessToken, slug)).body?.cancel();
+    await t.db.sql`
+      UPDATE score_ledger SET total_points = 2147483647 - 999999
+      WHERE account_id = ${session.account.id}`;
+    const res = await complete(t, session.accessToken, slug);
+    assert.equal(res.status, 409);
+    assert.equal((await problem(res)).status, 409);
+    const [row] = await t.db.sql`
+      SELECT total_points, (SELECT count(*)::int FROM action_log) AS rows
+      FROM score_ledger WHERE account_id = ${session.account.id}`;
+    assert.equal(row.total_points, 2147483647 - 999999);
+    assert.equal(row.rows, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] more than COMPLETIONS_PER_SECOND is 429 with Retry-After", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "3" });
+  try {
+    const { slug } = await createAction(t, 1);
+    const session = await register(t);
+    const other = await register(t);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => complete(t, session.accessToken, slug)),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [201, 201, 201, 429, 429]);
+    const limited = results.find((r) => r.status === 429)!;
+    assert.equal(limited.headers.get("retry-after"), "1");
+    for (const r of results) await r.body?.cancel();
+    assert.equal((await ledger(t, session.account.id)).rows, 3);
+    // per account: another account is not limited
+    const res = await complete(t, other.accessToken, slug);
+    assert.equal(res.status, 201);
+    await res.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] 100 parallel completions for one account add up everywhere", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000", DATABASE_POOL_SIZE: "20" });
+  try {
+    const a = await createAction(t, 7);
+    const b = await createAction(t, 13);
+    const session = await register(t);
+    const results = await Promise.all(
+      Array.from(
+        { length: 100 },
+        (_, i) => complete(t, session.accessToken, i % 2 ? a.slug : b.slug),
+      ),
+    );
+    const bodies = await Promise.all(results.map((r) => r.json()));
+    assert.deepEqual(results.map((r) => r.status), Array(100).fill(201));
+    const totals = bodies.map((b) => b.totalPoints).sort((x, y) => x - y);
+    assert.equal(new Set(totals).size, 100, "each completion saw its own total");
+    assert.equal(totals.at(-1), 50 * 7 + 50 * 13);
+    assert.deepEqual(await ledger(t, session.account.id), {
+      total: 1000,
+      logged: 1000,
+      rows: 100,
+      zscore: 1000,
+    });
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] two accounts racing each end with their own exact totals", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
+  try {
+    const { slug } = await createAction(t, 3);
+    const [x, y] = [await register(t), await register(t)];
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => complete(t, (i % 3 ? x : y).accessToken, slug)),
+    );
+    for (const r of results) {
+      assert.equal(r.status, 201);
+      await r.body?.cancel();
+    }
+    assert.deepEqual(await ledger(t, x.account.id), {
+      total: 120,
+      logged: 120,
+      rows: 40,
+      zscore: 120,
+    });
+    assert.deepEqual(await ledger(t, y.account.id), {
+      total: 60,
+      logged: 60,
+      rows: 20,
+      zscore: 60,
+    });
+    const board = await (await t.call("GET", "/leaderboard")).json();
+    assert.deepEqual(
+      board.entries.map((e: { accountId: number; rank: number }) => [e.accountId, e.rank]),
+      [
+        [x.account.id, 1],
+        [y.account.id, 2],
+      ],
+    );
+  } finally {
+    await t.close();
+  }
+});
