@@ -30,7 +30,10 @@ async function stop(signal: string): Promise<void> {
     });
     Deno.exit(1);
   }, config.shutdownTimeoutMs);
-  await server.shutdown();
+  // Stop accepting, end the streams (their clients reconnect elsewhere), let the rest finish.
+  const drained = server.shutdown();
+  rt.hub.close();
+  await drained;
   await rt.close();
   clearTimeout(deadline);
   log.info("stopped");

@@ -1,6 +1,7 @@
 /** createApp(deps): the HTTP application — shared middleware, each feature's routes, errors. */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { actionRoutes, adminActionRoutes, myCompletionRoutes } from "./actions/routes.ts";
@@ -10,8 +11,12 @@ import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies } from "./http/middleware.ts";
 import { Problem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
+import { pageRoutes, streamRoutes } from "./live/routes.ts";
 import { opsRoutes } from "./ops/routes.ts";
 import type { Runtime } from "./runtime.ts";
+
+/** API responses are data, never documents: nothing may load from or frame them. */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Builds the application on an open runtime (its clients, services and config). */
 export function createApp(rt: Runtime): Hono<AppEnv> {
@@ -19,19 +24,28 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
 
   app.use(requestId());
   app.use(rt.metrics.middleware());
-  app.use(secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'none'"],
-      frameAncestors: ["'none'"],
-      baseUri: ["'none'"],
-    },
-  }));
-  app.use(async function defaultNoStore(c, next) {
+  app.use(secureHeaders({ xFrameOptions: "DENY" }));
+  app.use(async function defaults(c, next) {
     await next();
+    // Routes that need other rules (the page, the stream) set their own.
     if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");
+    if (!c.res.headers.has("content-security-policy")) {
+      c.header("content-security-policy", API_CSP);
+    }
   });
   app.use(limitBodies());
   app.use(requireJsonBodies());
+  if (rt.config.corsOrigins.length > 0) {
+    // Other origins may read the public routes and the stream, and nothing else.
+    const readable = cors({
+      origin: rt.config.corsOrigins.includes("*") ? "*" : [...rt.config.corsOrigins],
+      allowMethods: ["GET", "HEAD"],
+      maxAge: 600,
+    });
+    for (const path of ["/actions", "/leaderboard", "/leaderboard/*"]) {
+      app.on(["GET", "HEAD", "OPTIONS"], path, readable);
+    }
+  }
 
   app.route("/", opsRoutes(rt));
   app.route(
@@ -41,7 +55,9 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.route("/me", meRoutes(rt));
   app.route("/me/completions", myCompletionRoutes(rt));
   app.route("/actions", actionRoutes(rt));
+  app.route("/leaderboard/stream", streamRoutes({ hub: rt.hub, retryMs: rt.config.sseRetryMs }));
   app.route("/leaderboard", leaderboardRoutes(rt));
+  app.route("/", pageRoutes());
   const operator = requireOperator({ adminToken: rt.config.adminToken });
   app.use("/admin", operator);
   app.use("/admin/*", operator);

@@ -18,6 +18,7 @@ const url = (protocols: string[]) =>
 const origins = z.string().transform((value, ctx) => {
   const list = value.split(",").map((item) => item.trim()).filter(Boolean);
   for (const origin of list) {
+    if (origin === "*") continue;
     let parsed: URL | undefined;
     try {
       parsed = new URL(origin);

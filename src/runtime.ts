@@ -13,7 +13,8 @@ import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
 import { connectDatabase } from "./db/mod.ts";
 import { openRefreshFeed, type RefreshFeed } from "./leaderboard/feed.ts";
-import { createLeaderboard, type Leaderboard } from "./leaderboard/leaderboard.ts";
+import { createLeaderboard, type Leaderboard, TOP } from "./leaderboard/leaderboard.ts";
+import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
 
 /** One instance's clients and services. */
@@ -32,6 +33,7 @@ export interface Runtime {
   readonly leaderboard: Leaderboard;
   readonly sessions: Sessions;
   readonly completions: Completions;
+  readonly hub: LiveHub;
   close(): Promise<void>;
 }
 
@@ -148,6 +150,20 @@ export async function openRuntime(
     perSecond: config.completionsPerSecond,
   });
 
+  const hub = createLiveHub({
+    feed,
+    top: () => leaderboard.page(TOP, 0),
+    intervalMs: config.broadcastIntervalMs,
+    heartbeatMs: config.sseHeartbeatMs,
+    retryMs: config.sseRetryMs,
+    maxClients: config.sseMaxClients,
+    maxBufferedBytes: config.sseMaxBufferedBytes,
+    onStreams: (count) => metrics.openStreams.set(count),
+    onBroadcast: () => metrics.broadcasts.inc(),
+    onError: (error) =>
+      log.warn("reading the top 10 failed: {message}", { message: error.message }),
+  });
+
   return {
     config,
     log,
@@ -161,7 +177,9 @@ export async function openRuntime(
     leaderboard,
     sessions,
     completions,
+    hub,
     async close() {
+      hub.close();
       redis.off("ready", onRedisReady);
       leaderboard.close();
       await feed.close();

@@ -143,6 +143,10 @@ export async function openTestApp(overrides: Record<string, string> = {}): Promi
           : typeof options.body === "string"
           ? options.body
           : JSON.stringify(options.body));
+      // Announce the body as an HTTP client would: its length, or chunks.
+      if (typeof body === "string") {
+        headers["content-length"] ??= String(new TextEncoder().encode(body).length);
+      } else if (body !== undefined) headers["transfer-encoding"] ??= "chunked";
       return Promise.resolve(app.request(path, { method, headers, body }));
     },
     async close() {
@@ -229,4 +233,22 @@ export async function eventually(check: () => Promise<boolean>, ms = 5000): Prom
     if (Date.now() > deadline) throw new Error(`not true after ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** `call` over HTTP to a running server, so that the helpers above work against it too. */
+export function httpClient(baseUrl: string): Pick<TestApp, "call"> {
+  return {
+    call(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.body !== undefined) headers["content-type"] ??= "application/json";
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      const body = options.rawBody ??
+        (options.body === undefined
+          ? undefined
+          : typeof options.body === "string"
+          ? options.body
+          : JSON.stringify(options.body));
+      return fetch(`${baseUrl}${path}`, { method, headers, body });
+    },
+  };
 }

@@ -6,6 +6,7 @@ const ROOT = new URL("../", import.meta.url);
 export interface TestServer {
   readonly url: string;
   readonly port: number;
+  readonly pid: number;
   /** Its log lines so far (JSON lines). */
   readonly logs: string[];
   /** Sends `signal` and waits for the process to end. */
@@ -74,6 +75,7 @@ export async function startServer(env: Record<string, string>): Promise<TestServ
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     logs,
     exited: exited.then(async (status) => {
       await pumped;

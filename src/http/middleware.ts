@@ -9,9 +9,19 @@ export const MAX_BODY_BYTES = 16 * 1024;
 
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
 
+/**
+ * Whether the request carries a body: by HTTP/1.1's rules, only with a Content-Length above zero
+ * or a Transfer-Encoding (a POST with neither, like `curl -X POST`, has none).
+ */
+function hasBody(c: Context): boolean {
+  const length = c.req.header("content-length");
+  if (length !== undefined) return length.trim() !== "0";
+  return c.req.header("transfer-encoding") !== undefined;
+}
+
 /** Refuses bodies over MAX_BODY_BYTES, whether announced by Content-Length or streamed. */
 export function limitBodies(): MiddlewareHandler {
-  return bodyLimit({
+  const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError() {
       throw new Problem(413, {
@@ -20,14 +30,15 @@ export function limitBodies(): MiddlewareHandler {
       });
     },
   });
+  return function limitBody(c, next) {
+    return hasBody(c) ? limit(c, next) : next();
+  };
 }
 
 /** A request that carries a body must carry JSON (API.md: any other content type gets 415). */
 export function requireJsonBodies(): MiddlewareHandler {
   return async function requireJson(c, next) {
-    const length = c.req.header("content-length");
-    const hasBody = length === undefined ? c.req.raw.body !== null : length.trim() !== "0";
-    if (hasBody) {
+    if (hasBody(c)) {
       const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim();
       if (!JSON_MEDIA_TYPE.test(mediaType)) {
         throw new Problem(415, {
