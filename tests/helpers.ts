@@ -110,6 +110,23 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/** Headers and body of a request, announced as an HTTP client announces them. */
+function requestInit(options: CallOptions): RequestInit {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers["content-type"] ??= "application/json";
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  const body = options.rawBody ??
+    (options.body === undefined
+      ? undefined
+      : typeof options.body === "string"
+      ? options.body
+      : JSON.stringify(options.body));
+  if (typeof body === "string") {
+    headers["content-length"] ??= String(new TextEncoder().encode(body).length);
+  } else if (body !== undefined) headers["transfer-encoding"] ??= "chunked";
+  return { headers, body };
+}
+
 /** The real app, in process, on a database and prefix of its own. */
 export interface TestApp {
   readonly rt: Runtime;
@@ -134,20 +151,7 @@ export async function openTestApp(overrides: Record<string, string> = {}): Promi
     prefix,
     env,
     call(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      if (options.body !== undefined) headers["content-type"] ??= "application/json";
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      const body = options.rawBody ??
-        (options.body === undefined
-          ? undefined
-          : typeof options.body === "string"
-          ? options.body
-          : JSON.stringify(options.body));
-      // Announce the body as an HTTP client would: its length, or chunks.
-      if (typeof body === "string") {
-        headers["content-length"] ??= String(new TextEncoder().encode(body).length);
-      } else if (body !== undefined) headers["transfer-encoding"] ??= "chunked";
-      return Promise.resolve(app.request(path, { method, headers, body }));
+      return Promise.resolve(app.request(path, { method, ...requestInit(options) }));
     },
     async close() {
       await rt.close();
@@ -239,16 +243,26 @@ export async function eventually(check: () => Promise<boolean>, ms = 5000): Prom
 export function httpClient(baseUrl: string): Pick<TestApp, "call"> {
   return {
     call(method, path, options = {}) {
-      const headers: Record<string, string> = { ...options.headers };
-      if (options.body !== undefined) headers["content-type"] ??= "application/json";
-      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-      const body = options.rawBody ??
-        (options.body === undefined
-          ? undefined
-          : typeof options.body === "string"
-          ? options.body
-          : JSON.stringify(options.body));
-      return fetch(`${baseUrl}${path}`, { method, headers, body });
+      return fetch(`${baseUrl}${path}`, { method, ...requestInit(options) });
     },
   };
+}
+
+/** New accounts with the given totals, made of 1-point completions, in that order. */
+export async function accountsWith(
+  app: Pick<TestApp, "call">,
+  totals: number[],
+): Promise<SessionBody[]> {
+  const { slug } = await createAction(app, 1);
+  const sessions = [];
+  for (const total of totals) {
+    const session = await register(app);
+    for (let i = 0; i < total; i++) {
+      const res = await complete(app, session.accessToken, slug);
+      if (res.status !== 201) throw new Error(`complete: ${res.status} ${await res.text()}`);
+      await res.body?.cancel();
+    }
+    sessions.push(session);
+  }
+  return sessions;
 }

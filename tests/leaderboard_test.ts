@@ -1,30 +1,14 @@
 import assert from "node:assert/strict";
 import {
+  accountsWith,
   complete,
   createAction,
   eventually,
   openTestApp,
   problem,
   register,
-  type SessionBody,
   type TestApp,
 } from "./helpers.ts";
-
-/** Accounts with the given totals (made of 1-point completions), in order. */
-async function accountsWith(t: TestApp, totals: number[]): Promise<SessionBody[]> {
-  const { slug } = await createAction(t, 1);
-  const sessions = [];
-  for (const total of totals) {
-    const session = await register(t);
-    for (let i = 0; i < total; i++) {
-      const res = await complete(t, session.accessToken, slug);
-      assert.equal(res.status, 201);
-      await res.body?.cancel();
-    }
-    sessions.push(session);
-  }
-  return sessions;
-}
 
 type Entry = { rank: number; accountId: number; username: string; totalPoints: number };
 

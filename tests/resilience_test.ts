@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config.ts";
 import { openRuntime } from "../src/runtime.ts";
-import { complete, createAction, eventually, openTestApp, register } from "./helpers.ts";
+import {
+  accountsWith,
+  complete,
+  createAction,
+  eventually,
+  openTestApp,
+  register,
+} from "./helpers.ts";
 import { startTestRedis } from "./redis_server.ts";
 
 Deno.test("[resilience] completions commit while Redis is away, and the set is right once it is back", async () => {
@@ -73,11 +80,7 @@ Deno.test("[resilience] a completion whose Redis write fails is repaired when Re
 Deno.test("[resilience] an instance that starts and finds the set missing rebuilds it", async () => {
   const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
   try {
-    const { slug } = await createAction(t, 3);
-    const [x, y] = [await register(t), await register(t)];
-    await (await complete(t, x.accessToken, slug)).body?.cancel();
-    await (await complete(t, y.accessToken, slug)).body?.cancel();
-    await (await complete(t, y.accessToken, slug)).body?.cancel();
+    const [x, y] = await accountsWith(t, [3, 6]);
     await t.call("DELETE", "/me", { token: x.accessToken });
     const key = `${t.prefix}leaderboard`;
     await t.rt.redis.del(key, `${t.prefix}leaderboard:deleted`);
@@ -131,11 +134,7 @@ Deno.test("[resilience] the cached top 10 spares Redis a round trip per request"
 Deno.test("[resilience] deno task leaderboard:rebuild replaces a corrupted set", async () => {
   const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
   try {
-    const { slug } = await createAction(t, 4);
-    const [x, y] = [await register(t), await register(t)];
-    await (await complete(t, x.accessToken, slug)).body?.cancel();
-    await (await complete(t, y.accessToken, slug)).body?.cancel();
-    await (await complete(t, y.accessToken, slug)).body?.cancel();
+    const [x, y] = await accountsWith(t, [4, 8]);
     const key = `${t.prefix}leaderboard`;
     await t.rt.redis.zadd(key, 999, "424242");
     await t.rt.redis.zadd(key, 1, String(y.account.id));
