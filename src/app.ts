@@ -78,11 +78,16 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
       }).render(c);
     }
     const id = c.get("requestId");
-    rt.log.error("unhandled error in {method} {path} (request {requestId}): {error}", {
+    // Only the error's name, message and stack: driver errors also carry the query's
+    // parameters, which may be a password hash or a token hash.
+    const { name, message, stack } = error;
+    rt.log.error("unhandled error in {method} {path} (request {requestId}): {name}: {message}", {
       method: c.req.method,
       path: c.req.path,
       requestId: id,
-      error,
+      name,
+      message,
+      stack,
     });
     return new Problem(500, {
       detail: `Something went wrong on our side. Quote request id ${id} when you report it.`,

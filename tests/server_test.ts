@@ -68,3 +68,59 @@ Deno.test("[server] SIGTERM stops the server cleanly", async () => {
     await clearRedisPrefix(prefix);
   }
 });
+
+Deno.test("[server] SIGTERM lets a request in flight finish", async () => {
+  const db = await createTestDatabase();
+  const prefix = randomPrefix();
+  const server = await startServer(testEnv(db, prefix, { BCRYPT_COST: "12" }));
+  try {
+    // A registration hashes for a few hundred milliseconds: still running when SIGTERM arrives.
+    const pending = fetch(`${server.url}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(newUser()),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopped = server.stop("SIGTERM");
+    const res = await pending;
+    assert.equal(res.status, 201);
+    await res.body?.cancel();
+    assert.equal((await stopped).code, 0);
+  } finally {
+    await server.stop();
+    await db.drop();
+    await clearRedisPrefix(prefix);
+  }
+});
+
+Deno.test("[server] a 500 is logged with its request id, and no secret reaches the log", async () => {
+  const db = await createTestDatabase();
+  const prefix = randomPrefix();
+  const server = await startServer({
+    ...testEnv(db, prefix),
+    DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
+  });
+  try {
+    const user = newUser();
+    const res = await fetch(`${server.url}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(user),
+    });
+    assert.equal(res.status, 500);
+    const id = res.headers.get("x-request-id")!;
+    const body = await res.text();
+    assert.doesNotMatch(body, /ECONNREFUSED/);
+    await server.stop();
+    const line = server.logs.find((l) => l.includes(id));
+    assert.ok(line, `a log line names request ${id}:\n${server.logs.join("\n")}`);
+    assert.equal(JSON.parse(line).level, "ERROR");
+    const logs = server.logs.join("\n");
+    assert.ok(!logs.includes(user.password), "the password is not logged");
+    assert.ok(!logs.includes(testEnv(db, prefix).JWT_SECRET), "the JWT secret is not logged");
+  } finally {
+    await server.stop();
+    await db.drop();
+    await clearRedisPrefix(prefix);
+  }
+});
