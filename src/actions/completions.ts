@@ -5,8 +5,9 @@
  */
 import type { Redis } from "ioredis";
 import postgres, { type Sql } from "postgres";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { RateLimiterRes } from "rate-limiter-flexible";
 import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
+import { redisLimiter } from "../http/rate_limiter.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
 import { totalOf } from "../leaderboard/queries.ts";
 import * as q from "./queries.ts";
@@ -48,14 +49,10 @@ const OVERFLOW = "22003";
 /** Builds the service. */
 export function createCompletions(deps: CompletionsDeps) {
   const { sql, leaderboard } = deps;
-  const keyPrefix = `${deps.prefix}completions`;
-  const limiter = new RateLimiterRedis({
-    storeClient: deps.redis,
-    keyPrefix,
+  const limiter = redisLimiter(deps.redis, {
+    keyPrefix: `${deps.prefix}completions`,
     points: deps.perSecond,
     duration: 1,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points: deps.perSecond, duration: 1 }),
   });
 
   async function limit(accountId: number): Promise<void> {

@@ -9,8 +9,9 @@
  */
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterRes } from "rate-limiter-flexible";
+import type { RateLimiterRes } from "rate-limiter-flexible";
 import { tooManyRequests } from "../http/problem.ts";
+import { redisLimiter } from "../http/rate_limiter.ts";
 
 /** Options of `createLoginLimiter`. */
 export interface LoginLimiterOptions {
@@ -28,17 +29,6 @@ export interface LoginLimiter {
    * spent, in which case it throws a 429 problem. Counts a failure, or clears the email's count.
    */
   guard(email: string, address: string, attempt: () => Promise<boolean>): Promise<boolean>;
-}
-
-function limiter(redis: Redis, keyPrefix: string, points: number, duration: number) {
-  return new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix,
-    points,
-    duration,
-    rejectIfRedisNotReady: true,
-    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
-  });
 }
 
 /** Emails are kept out of Redis: the counter's key is a hash of the address. */
@@ -64,13 +54,16 @@ function serialiser() {
 /** Builds the limiter. */
 export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
   const { redis, prefix, windowSeconds } = options;
-  const byAddress = limiter(
-    redis,
-    `${prefix}login-failures:address`,
-    options.perAddress,
-    windowSeconds,
-  );
-  const byEmail = limiter(redis, `${prefix}login-failures:email`, options.perEmail, windowSeconds);
+  const byAddress = redisLimiter(redis, {
+    keyPrefix: `${prefix}login-failures:address`,
+    points: options.perAddress,
+    duration: windowSeconds,
+  });
+  const byEmail = redisLimiter(redis, {
+    keyPrefix: `${prefix}login-failures:email`,
+    points: options.perEmail,
+    duration: windowSeconds,
+  });
   const serial = serialiser();
 
   /** Milliseconds until the spent limit frees up, or 0 when neither is spent. */

@@ -1,0 +1,20 @@
+/** Counters in Redis shared by every instance (rate-limiter-flexible), with a stand-in in memory. */
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
+
+/**
+ * A fixed-window limiter of `points` per `duration` seconds under `keyPrefix`. While Redis is
+ * away (the command connection fails fast) an in-memory limiter of the same shape answers, so
+ * limits hold per instance instead of failing open or failing requests.
+ */
+export function redisLimiter(
+  redis: Redis,
+  options: { keyPrefix: string; points: number; duration: number },
+): RateLimiterRedis {
+  return new RateLimiterRedis({
+    storeClient: redis,
+    ...options,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory(options),
+  });
+}
