@@ -61,9 +61,9 @@ export function createLiveHub(options: HubOptions): LiveHub {
   let lastReadAt = -Infinity;
   let rerun = false;
   let forceNext = false;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
 
-  function encode(entries: Entry[]): Snapshot {
-    const json = JSON.stringify({ entries });
+  function encode(json: string): Snapshot {
     // Ids increase, and stay comparable across instances as long as clocks roughly agree.
     lastId = Math.max(lastId + 1, Date.now());
     return {
@@ -107,7 +107,6 @@ export function createLiveHub(options: HubOptions): LiveHub {
       }, options.heartbeatMs);
     }
   }
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
 
   /** Reads the top 10; broadcasts it when it changed (or always, when `force`). */
   async function refresh(force: boolean): Promise<void> {
@@ -116,7 +115,7 @@ export function createLiveHub(options: HubOptions): LiveHub {
     const entries = await options.top();
     const json = JSON.stringify({ entries });
     if (!force && snapshot?.json === json) return;
-    snapshot = encode(entries);
+    snapshot = encode(json);
     if (streams.size === 0) return;
     for (const stream of streams) write(stream, snapshot.event);
     options.onBroadcast();
