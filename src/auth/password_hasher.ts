@@ -9,8 +9,6 @@ export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** `hash` null verifies against a fixed dummy hash, so that a miss costs what a hit costs. */
   verify(password: string, hash: string | null): Promise<boolean>;
-  /** Jobs waiting for a worker, for metrics. */
-  readonly queued: number;
   close(): void;
 }
 
@@ -107,9 +105,6 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
       const against = stored ?? await dummyHash();
       const ok = await submit({ op: "verify", password, hash: against }) as boolean;
       return ok && stored !== null;
-    },
-    get queued() {
-      return queue.length;
     },
     close() {
       closed = true;

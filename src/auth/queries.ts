@@ -63,6 +63,8 @@ export async function insertRefreshToken(
 export interface RefreshTokenRow {
   id: number;
   account_id: number;
+  /** Its account, as the new session shows it. */
+  account: AccountRow;
   revoked: boolean;
   expired: boolean;
   account_deleted: boolean;
@@ -76,15 +78,17 @@ export async function lockRefreshToken(
   tx: TransactionSql,
   hash: string,
 ): Promise<RefreshTokenRow | undefined> {
-  const [row] = await tx<RefreshTokenRow[]>`
-    SELECT t.id, t.account_id,
+  const [row] = await tx<(Omit<RefreshTokenRow, "account"> & Omit<AccountRow, "id">)[]>`
+    SELECT t.id, t.account_id, a.username, a.email, a.created_at,
            t.revoked_at IS NOT NULL AS revoked,
            t.expires_at <= NOW() AS expired,
            a.deleted_at IS NOT NULL AS account_deleted
     FROM refresh_tokens t JOIN accounts a ON a.id = t.account_id
     WHERE t.token_hash = ${hash}
     FOR UPDATE OF t`;
-  return row;
+  if (!row) return undefined;
+  const { username, email, created_at, ...token } = row;
+  return { ...token, account: { id: row.account_id, username, email, created_at } };
 }
 
 /** Revokes one token. */

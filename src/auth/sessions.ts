@@ -124,9 +124,7 @@ export function createSessions(deps: SessionDeps) {
         }
         if (stored.expired) return "invalid" as const;
         await q.revokeRefreshToken(tx, stored.id);
-        const account = await q.findActiveAccount(tx, stored.account_id);
-        if (!account) return "invalid" as const;
-        return await issue(tx, account);
+        return await issue(tx, stored.account);
       });
       if (typeof outcome === "string") throw invalidRefreshToken();
       return outcome;

@@ -26,7 +26,7 @@ export interface LeaderboardKeys {
 }
 
 /** The keys under `prefix` (API.md: the prefix is prepended as it is). */
-export function leaderboardKeys(prefix: string): LeaderboardKeys {
+function leaderboardKeys(prefix: string): LeaderboardKeys {
   return {
     set: `${prefix}leaderboard`,
     deleted: `${prefix}leaderboard:deleted`,
@@ -42,6 +42,9 @@ export const TOP = 10;
  * the age limit bounds what nobody announces (a set deleted by hand, a lost message).
  */
 const TOP_CACHE_MS = 1000;
+
+/** How long after a failed write to Redis the account is set again from PostgreSQL. */
+const REPAIR_DELAY_MS = 1000;
 
 /** How long a read that found the set missing waits for its rebuild before asking PostgreSQL. */
 const MISSING_SET_WAIT_MS = 1000;
@@ -62,8 +65,6 @@ export interface LeaderboardOptions {
   feed?: RefreshFeed;
   prefix: string;
   events: LeaderboardEvents;
-  /** How long after a failed write its repair runs. */
-  repairDelayMs?: number;
 }
 
 /** Reads and writes of the ranking. */
@@ -83,8 +84,6 @@ export interface Leaderboard {
   page(limit: number, offset: number): Promise<Entry[]>;
   /** One account's entry, or null when it has no points (or does not exist). */
   entry(accountId: number): Promise<Entry | null>;
-  /** Drops the cached top, so that the next read goes to Redis. */
-  invalidate(): void;
   /**
    * Makes the sorted set hold at least what PostgreSQL holds, and no deleted account. Run it when
    * Redis comes back: a set that exists may still be stale (restarted empty, then written to).
@@ -103,7 +102,6 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
   const redis: ScriptedRedis = withScripts(options.redis);
   const keys = leaderboardKeys(options.prefix);
   const names = createUsernameCache(sql);
-  const repairDelayMs = options.repairDelayMs ?? 1000;
 
   // The default top 10 is what most clients poll: serve it from memory while the feed is live,
   // so that every change on any instance drops it. `generation` guards against a read that
@@ -126,7 +124,7 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
   function scheduleRepair(accountId: number, error: Error): void {
     events.onRedisError(error);
     pending.add(accountId);
-    if (!repairTimer && !closed) repairTimer = setTimeout(repair, repairDelayMs);
+    if (!repairTimer && !closed) repairTimer = setTimeout(repair, REPAIR_DELAY_MS);
   }
 
   async function repair(): Promise<void> {
@@ -146,7 +144,7 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
     } catch (error) {
       for (const id of ids) pending.add(id);
       events.onRedisError(error as Error);
-      if (!closed) repairTimer = setTimeout(repair, repairDelayMs);
+      if (!closed) repairTimer = setTimeout(repair, REPAIR_DELAY_MS);
     }
   }
 
@@ -344,7 +342,6 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
       ]);
       return entry ?? null;
     },
-    invalidate,
     reconcile: () => once(reconcile),
     rebuild: () => once(rebuild),
     ensure: () => once(ensureSet).then(() => {}),
