@@ -6,8 +6,12 @@ export const ADMIN_DATABASE_URL = Deno.env.get("TEST_DATABASE_URL") ??
 
 export const REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
 
-/** Every database the tests make starts with this; `prepare.ts` drops leftovers. */
-export const TEST_DATABASE_PREFIX = "scoreboard_test_";
+/**
+ * Every database the tests make starts with this; `prepare.ts` drops leftovers. TEST_DATABASE_PREFIX
+ * gives two checkouts that test at once on one server prefixes of their own (neither may start
+ * with the other's).
+ */
+export const TEST_DATABASE_PREFIX = Deno.env.get("TEST_DATABASE_PREFIX") ?? "scoreboard_test_";
 
 /** The migrated database each test clones. */
 export const TEMPLATE_DATABASE = `${TEST_DATABASE_PREFIX}template`;

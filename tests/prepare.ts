@@ -9,7 +9,7 @@ import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE, TEST_DATABASE_PREFI
 const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
 try {
   const stale = await admin<{ datname: string }[]>`
-    SELECT datname FROM pg_database WHERE datname LIKE ${TEST_DATABASE_PREFIX + "%"}`;
+    SELECT datname FROM pg_database WHERE starts_with(datname, ${TEST_DATABASE_PREFIX})`;
   for (const { datname } of stale) {
     await admin`DROP DATABASE IF EXISTS ${admin(datname)} WITH (FORCE)`;
   }
