@@ -51,7 +51,8 @@ const schema = z.object({
     "postgres://postgres@localhost:5432/scoreboard",
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
-  REDIS_URL: url(["redis:", "rediss:"]).default("redis://localhost:6379"),
+  REDIS_URL: optional(url(["redis:", "rediss:"])),
+  REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
   JWT_SECRET: optional(
     z.string().refine(
@@ -86,7 +87,9 @@ export interface Config {
   readonly port: number;
   readonly databaseUrl: string;
   readonly databasePoolSize: number;
-  readonly redisUrl: string;
+  /** null: one instance on its own — the ranking from PostgreSQL, the feed in the process. */
+  readonly redisUrl: string | null;
+  readonly redisCommandTimeoutMs: number;
   readonly redisKeyPrefix: string;
   readonly jwtSecret: string | null;
   readonly adminToken: string | null;
@@ -133,7 +136,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_URL ?? null,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     jwtSecret: e.JWT_SECRET ?? null,
     adminToken: e.ADMIN_TOKEN ?? null,

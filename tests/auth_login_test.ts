@@ -80,10 +80,11 @@ Deno.test("[auth] GET /me answers the account with no points and no rank yet", a
     const res = await t.call("GET", "/me", { token: session.accessToken });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("cache-control"), "no-store");
+    const none = { totalPoints: 0, rank: null };
     assert.deepEqual(await res.json(), {
       ...session.account,
-      totalPoints: 0,
-      rank: null,
+      ...none,
+      periods: { day: none, week: none, month: none },
     });
   } finally {
     await t.close();

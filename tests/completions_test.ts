@@ -15,7 +15,7 @@ async function ledger(t: TestApp, accountId: number) {
            (SELECT coalesce(sum(points_earned), 0)::int FROM action_log
             WHERE account_id = ${accountId}) AS logged,
            (SELECT count(*)::int FROM action_log WHERE account_id = ${accountId}) AS rows`;
-  const zscore = await t.rt.redis.zscore(`${t.prefix}leaderboard`, String(accountId));
+  const zscore = await t.redis.zscore(`${t.prefix}leaderboard`, String(accountId));
   return { total: row.total, logged: row.logged, rows: row.rows, zscore: Number(zscore) };
 }
 

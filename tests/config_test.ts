@@ -7,7 +7,8 @@ Deno.test("[config] defaults are API.md's", () => {
   const config = loadConfig({}, 4);
   assert.equal(config.port, 8000);
   assert.equal(config.databaseUrl, "postgres://postgres@localhost:5432/scoreboard");
-  assert.equal(config.redisUrl, "redis://localhost:6379");
+  assert.equal(config.redisUrl, null);
+  assert.equal(config.redisCommandTimeoutMs, 1000);
   assert.equal(config.redisKeyPrefix, "");
   assert.equal(config.jwtSecret, null);
   assert.equal(config.adminToken, null);

@@ -136,9 +136,10 @@ Deno.test("[http] an unexpected error is a generic 500 with the request id, neve
   }
 });
 
-Deno.test("[http] /healthz answers, /readyz names what does not answer", async () => {
+Deno.test("[http] /healthz answers; /readyz stays ready without Redis and says so", async () => {
   const t = await openTestApp();
-  const noRedis = await openTestApp({ REDIS_URL: "redis://127.0.0.1:1" });
+  const redisDown = await openTestApp({ REDIS_URL: "redis://127.0.0.1:1" });
+  const single = await openTestApp({ REDIS_URL: "" });
   try {
     const health = await t.call("GET", "/healthz");
     assert.equal(health.status, 200);
@@ -146,15 +147,33 @@ Deno.test("[http] /healthz answers, /readyz names what does not answer", async (
 
     const ready = await t.call("GET", "/readyz");
     assert.equal(ready.status, 200);
-    assert.equal((await ready.json()).status, "ok");
+    assert.deepEqual(await ready.json(), {
+      status: "ok",
+      postgres: "ok",
+      redis: "ok",
+      mode: "scale-out",
+    });
 
-    const notReady = await noRedis.call("GET", "/readyz");
-    assert.equal(notReady.status, 503);
-    const p = await problem(notReady);
-    assert.match(String(p.detail), /Redis/);
-    assert.doesNotMatch(String(p.detail), /PostgreSQL/);
+    // It serves from PostgreSQL without Redis: a Redis outage must not empty the load balancer.
+    const degraded = await redisDown.call("GET", "/readyz");
+    assert.equal(degraded.status, 200);
+    assert.deepEqual(await degraded.json(), {
+      status: "degraded",
+      postgres: "ok",
+      redis: "down",
+      mode: "scale-out",
+    });
+
+    const alone = await single.call("GET", "/readyz");
+    assert.equal(alone.status, 200);
+    const body = await alone.json();
+    assert.equal(body.status, "ok");
+    assert.equal(body.redis, "none");
+    assert.equal(body.mode, "single-instance");
+    assert.match(body.detail, /cannot scale out/);
   } finally {
-    await noRedis.close();
+    await single.close();
+    await redisDown.close();
     await t.close();
   }
 });

@@ -27,6 +27,11 @@ export async function openStream(
 ): Promise<SseStream> {
   const controller = new AbortController();
   const response = await fetch(url, { headers, signal: controller.signal });
+  return await readStream(response, () => controller.abort());
+}
+
+/** Reads the events of a stream's response (from `fetch` or an in-process app). */
+export async function readStream(response: Response, abort = () => {}): Promise<SseStream> {
   if (!response.ok || !response.body) {
     throw new Error(`stream: ${response.status} ${await response.text()}`);
   }
@@ -105,7 +110,7 @@ export async function openStream(
       }
     },
     async close() {
-      controller.abort();
+      abort();
       await reader.cancel().catch(() => {});
     },
   };

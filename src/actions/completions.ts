@@ -9,12 +9,19 @@ import { RateLimiterRes } from "rate-limiter-flexible";
 import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
 import { redisLimiter } from "../http/rate_limiter.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
-import { totalOf } from "../leaderboard/queries.ts";
+import type { Clock } from "../leaderboard/periods.ts";
+import { totalsOf } from "../leaderboard/queries.ts";
 import * as q from "./queries.ts";
 
 /** API.md's `Completion`. */
 export interface Completion {
-  completion: { id: number; action: string; pointsEarned: number; completedAt: string };
+  completion: {
+    id: number;
+    action: string;
+    actionLabel: string;
+    pointsEarned: number;
+    completedAt: string;
+  };
   totalPoints: number;
   rank: number | null;
 }
@@ -28,9 +35,11 @@ export interface CompletionResult {
 /** What the service needs. */
 export interface CompletionsDeps {
   sql: Sql;
-  redis: Redis;
+  /** null: one instance on its own, the rate limit in memory. */
+  redis: Redis | null;
   prefix: string;
   leaderboard: Leaderboard;
+  clock: Clock;
   perSecond: number;
 }
 
@@ -39,6 +48,7 @@ export function toCompletionItem(row: q.CompletionRow): Completion["completion"]
   return {
     id: row.id,
     action: row.slug,
+    actionLabel: row.label,
     pointsEarned: row.points_earned,
     completedAt: row.completed_at.toISOString(),
   };
@@ -76,26 +86,30 @@ export function createCompletions(deps: CompletionsDeps) {
         detail: `This Idempotency-Key was used to complete "${original.slug}", not "${slug}".`,
       });
     }
-    const total = await totalOf(sql, accountId);
+    const { all: total } = await totalsOf(sql, accountId, leaderboard.windows());
     if (total === undefined) {
       throw unauthorized("The access token's account no longer exists.", true);
     }
+    const { all: rank } = await leaderboard.ranks(accountId, { all: total });
     return {
       status: 200,
-      body: {
-        completion: toCompletionItem(original),
-        totalPoints: total,
-        rank: await leaderboard.rankOf(accountId, total),
-      },
+      body: { completion: toCompletionItem(original), totalPoints: total, rank },
     };
   }
 
   return {
     async complete(accountId: number, slug: string, key: string | null): Promise<CompletionResult> {
       await limit(accountId);
+      const now = deps.clock.now();
       let inserted: q.Inserted | undefined;
       try {
-        inserted = await q.insertCompletion(sql, { accountId, slug, key });
+        inserted = await q.insertCompletion(sql, {
+          accountId,
+          slug,
+          key,
+          at: new Date(now),
+          windows: leaderboard.windows(now),
+        });
       } catch (error) {
         if (error instanceof postgres.PostgresError && error.code === OVERFLOW) {
           throw new Problem(409, {
@@ -121,7 +135,17 @@ export function createCompletions(deps: CompletionsDeps) {
             });
         }
       }
-      const rank = await leaderboard.record(accountId, inserted.total_points);
+      const rank = await leaderboard.record({
+        accountId,
+        username: inserted.username,
+        at: inserted.completed_at,
+        totals: {
+          all: inserted.total_points,
+          day: inserted.day_points,
+          week: inserted.week_points,
+          month: inserted.month_points,
+        },
+      });
       return {
         status: 201,
         body: {

@@ -1,5 +1,6 @@
 /** SQL of the actions catalogue, completions and their idempotency keys. */
 import type { Db } from "../db/mod.ts";
+import { isoDate, type Window } from "../leaderboard/periods.ts";
 
 /** A row of `actions`. */
 export interface ActionRow {
@@ -55,24 +56,39 @@ export async function retireAction(db: Db, slug: string): Promise<ActionRow | un
   return row;
 }
 
-/** A completion as stored, with its action's slug. */
+/** A completion as stored, with its action's slug and current label. */
 export interface CompletionRow {
   id: number;
   slug: string;
+  label: string;
   points_earned: number;
   completed_at: Date;
 }
 
-/** What `insertCompletion` wrote. */
+/** What `insertCompletion` wrote: the log row and the account's new totals. */
 export interface Inserted extends CompletionRow {
+  username: string;
   total_points: number;
+  day_points: number;
+  week_points: number;
+  month_points: number;
+}
+
+/** A completion to make: who, what, when, and the windows (day, week, month) `at` falls in. */
+export interface NewCompletion {
+  accountId: number;
+  slug: string;
+  key: string | null;
+  at: Date;
+  windows: { day: Window; week: Window; month: Window };
 }
 
 /**
  * Completes an action in one statement, which PostgreSQL runs as one transaction: it checks that
  * the account is active (holding it so until commit, against a concurrent deletion) and that the
  * action is active, claims the idempotency key, logs the completion with the action's current
- * point value and adds it to the ledger — all of it, or nothing.
+ * point value and adds it to the ledger and to the account's day, week and month — all of it,
+ * or nothing.
  *
  * The key is claimed before anything is written (with the log row's id drawn ahead), so that a
  * request racing another with the same key waits for it and then writes nothing. Foreign keys
@@ -82,15 +98,15 @@ export interface Inserted extends CompletionRow {
  */
 export async function insertCompletion(
   db: Db,
-  completion: { accountId: number; slug: string; key: string | null },
+  completion: NewCompletion,
 ): Promise<Inserted | undefined> {
-  const { accountId, slug, key } = completion;
+  const { accountId, slug, key, at, windows } = completion;
   const [row] = await db<Inserted[]>`
     WITH account AS (
-      SELECT id FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
+      SELECT id, username FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
       FOR SHARE
     ), action AS (
-      SELECT id, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
+      SELECT id, label, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
     ), drawn AS (
       SELECT nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id
       FROM account, action
@@ -104,8 +120,9 @@ export async function insertCompletion(
       UNION ALL
       SELECT id FROM drawn WHERE ${key}::text IS NULL
     ), logged AS (
-      INSERT INTO action_log (id, account_id, action_id, points_earned)
-      SELECT go.id, account.id, action.id, action.point_value FROM go, account, action
+      INSERT INTO action_log (id, account_id, action_id, points_earned, completed_at)
+      SELECT go.id, account.id, action.id, action.point_value, ${at}::timestamptz
+      FROM go, account, action
       RETURNING id, account_id, points_earned, completed_at
     ), ledger AS (
       INSERT INTO score_ledger AS s (account_id, total_points)
@@ -113,10 +130,23 @@ export async function insertCompletion(
       ON CONFLICT (account_id) DO UPDATE
         SET total_points = s.total_points + EXCLUDED.total_points, last_activity_at = NOW()
       RETURNING total_points
+    ), periods AS (
+      INSERT INTO period_scores AS p (period, starts_at, account_id, total_points)
+      SELECT w.period, w.starts_at, logged.account_id, logged.points_earned
+      FROM logged, (VALUES ('day', ${isoDate(windows.day.start!)}::date),
+                           ('week', ${isoDate(windows.week.start!)}::date),
+                           ('month', ${isoDate(windows.month.start!)}::date))
+                   AS w (period, starts_at)
+      ON CONFLICT (period, starts_at, account_id) DO UPDATE
+        SET total_points = p.total_points + EXCLUDED.total_points
+      RETURNING period, total_points
     )
-    SELECT logged.id, ${slug}::text AS slug, logged.points_earned, logged.completed_at,
-           ledger.total_points
-    FROM logged, ledger`;
+    SELECT logged.id, ${slug}::text AS slug, action.label, logged.points_earned,
+           logged.completed_at, account.username, ledger.total_points,
+           (SELECT total_points FROM periods WHERE period = 'day') AS day_points,
+           (SELECT total_points FROM periods WHERE period = 'week') AS week_points,
+           (SELECT total_points FROM periods WHERE period = 'month') AS month_points
+    FROM logged, ledger, account, action`;
   return row;
 }
 
@@ -128,7 +158,7 @@ export type Obstacle =
 /** Finds out why a completion wrote nothing. */
 export async function completionObstacle(
   db: Db,
-  completion: { accountId: number; slug: string; key: string | null },
+  completion: Pick<NewCompletion, "accountId" | "slug" | "key">,
 ): Promise<Obstacle> {
   const { accountId, slug, key } = completion;
   const [row] = await db<{ active: boolean; retired: boolean | null }[]>`
@@ -147,7 +177,7 @@ export async function completionByKey(
   key: string,
 ): Promise<CompletionRow | undefined> {
   const [row] = await db<CompletionRow[]>`
-    SELECT l.id, a.slug, l.points_earned, l.completed_at
+    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at
     FROM completion_idempotency_keys k
     JOIN action_log l ON l.id = k.action_log_id
     JOIN actions a ON a.id = l.action_id
@@ -163,7 +193,7 @@ export async function completionsPage(
   before: number | null,
 ): Promise<CompletionRow[]> {
   return await db<CompletionRow[]>`
-    SELECT l.id, a.slug, l.points_earned, l.completed_at
+    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at
     FROM action_log l JOIN actions a ON a.id = l.action_id
     WHERE l.account_id = ${accountId} AND (${before}::int IS NULL OR l.id < ${before}::int)
     ORDER BY l.id DESC

@@ -15,7 +15,8 @@ import { redisLimiter } from "../http/rate_limiter.ts";
 
 /** Options of `createLoginLimiter`. */
 export interface LoginLimiterOptions {
-  redis: Redis;
+  /** null: one instance on its own, counters in memory. */
+  redis: Redis | null;
   prefix: string;
   perEmail: number;
   perAddress: number;

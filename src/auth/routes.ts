@@ -5,7 +5,8 @@ import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
 import { jsonBody } from "../http/validation.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
-import { totalOf } from "../leaderboard/queries.ts";
+import type { Period } from "../leaderboard/periods.ts";
+import { totalsOf } from "../leaderboard/queries.ts";
 import { requireAccount } from "./middleware.ts";
 import { loginBody, refreshBody, registerBody } from "./schemas.ts";
 import { type Sessions, toAccount } from "./sessions.ts";
@@ -40,11 +41,16 @@ export function meRoutes(
   return new Hono<AppEnv>()
     .get("/", auth, async (c) => {
       const account = c.get("account");
-      const total = await totalOf(sql, account.id);
+      const totals = await totalsOf(sql, account.id, leaderboard.windows());
+      const ranks = await leaderboard.ranks(account.id, totals);
+      const standing = (period: Period) => ({
+        totalPoints: totals[period] ?? 0,
+        rank: ranks[period],
+      });
       return c.json({
         ...toAccount(account),
-        totalPoints: total ?? 0,
-        rank: total === undefined ? null : await leaderboard.rankOf(account.id, total),
+        ...standing("all"),
+        periods: { day: standing("day"), week: standing("week"), month: standing("month") },
       });
     })
     .delete("/", auth, async (c) => {

@@ -1,7 +1,10 @@
 /** GET /leaderboard/stream (Server-Sent Events) and the page at GET / that shows it. */
 import { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
+import { z } from "zod";
 import { Problem } from "../http/problem.ts";
+import { queryParams } from "../http/validation.ts";
+import { period } from "../leaderboard/schemas.ts";
 import type { LiveHub } from "./hub.ts";
 
 /** The page's own policy: its script, style and stream come from this origin only. */
@@ -20,11 +23,22 @@ const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
 };
 
-/** GET /leaderboard/stream. */
+const STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+const streamQuery = z.object({ period });
+
+/** GET /leaderboard/stream?period. */
 export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {
   const { hub } = deps;
-  return new Hono<AppEnv>().get("/", async (c) => {
-    const stream = await hub.open();
+  return new Hono<AppEnv>().get("/", queryParams(streamQuery), async (c) => {
+    // Hono answers HEAD with the GET handler and drops the body without cancelling it: a stream
+    // opened for a HEAD would never learn that its client left.
+    if (c.req.method === "HEAD") return c.body(null, 200, STREAM_HEADERS);
+    const stream = await hub.open(c.req.valid("query").period);
     if (stream === "full" || stream === "closing") {
       throw new Problem(503, {
         kind: stream === "full" ? "too-many-streams" : "shutting-down",
@@ -34,11 +48,7 @@ export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {
         headers: { "retry-after": String(Math.ceil(deps.retryMs / 1000)) },
       });
     }
-    return c.body(stream, 200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    });
+    return c.body(stream, 200, STREAM_HEADERS);
   });
 }
 
