@@ -29,7 +29,15 @@ Deno.test("[completions] completing an action answers 201 with the Completion", 
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
     const body = await res.json();
     assert.equal(typeof body.completion.id, "number");
+    assert.deepEqual(Object.keys(body.completion).sort(), [
+      "action",
+      "actionLabel",
+      "completedAt",
+      "id",
+      "pointsEarned",
+    ]);
     assert.equal(body.completion.action, slug);
+    assert.equal(body.completion.actionLabel, `Action ${slug}`);
     assert.equal(body.completion.pointsEarned, 25);
     assert.ok(!Number.isNaN(Date.parse(body.completion.completedAt)));
     assert.equal(body.totalPoints, 25);

@@ -39,6 +39,7 @@ export async function readStream(response: Response, abort = () => {}): Promise<
   const queue: SseEvent[] = [];
   let buffered = "";
   let done = false;
+  let pending: Promise<ReadableStreamReadResult<string>> | undefined;
 
   function parse(block: string): SseEvent | undefined {
     const event: SseEvent = { event: "message", data: "" };
@@ -66,7 +67,10 @@ export async function readStream(response: Response, abort = () => {}): Promise<
       timer = setTimeout(() => reject(new Error(`no event within ${ms} ms`)), ms);
     });
     try {
-      const { value, done: end } = await Promise.race([reader.read(), timeout]);
+      // A read that times out is kept for the next pull: its chunk must not be lost.
+      pending ??= reader.read();
+      const { value, done: end } = await Promise.race([pending, timeout]);
+      pending = undefined;
       if (end) {
         done = true;
         return;
