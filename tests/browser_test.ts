@@ -9,6 +9,7 @@ import {
   complete,
   createAction,
   createTestDatabase,
+  eventually,
   httpClient,
   randomPrefix,
   register,
@@ -57,6 +58,8 @@ Deno.test("[browser] the page shows the live top 10, highlights a change, and sa
     await (await complete(api, second.accessToken, slug)).body?.cancel();
     const row = page.locator(`tr[data-account-id="${second.account.id}"]`);
     await row.waitFor({ timeout: 5000 });
+    // The row may first show the state after one completion: wait for the state after both.
+    await eventually(async () => (await row.locator("td").nth(2).textContent()) === "20");
     assert.deepEqual(await row.locator("td").allTextContents(), [
       "1",
       second.account.username,
