@@ -6,7 +6,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { actionRoutes, adminActionRoutes, myCompletionRoutes } from "./actions/routes.ts";
 import { requireOperator } from "./auth/operator.ts";
-import { authRoutes, meRoutes } from "./auth/routes.ts";
+import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/routes.ts";
 import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies } from "./http/middleware.ts";
 import { Problem } from "./http/problem.ts";
@@ -53,6 +53,11 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
     authRoutes({ sessions: rt.sessions, trustedProxyHops: rt.config.trustedProxyHops }),
   );
   app.route("/me", meRoutes(rt));
+  app.route(
+    "/me/password",
+    passwordRoutes({ ...rt, trustedProxyHops: rt.config.trustedProxyHops }),
+  );
+  app.route("/me/sessions", mySessionRoutes(rt));
   app.route("/me/completions", myCompletionRoutes(rt));
   app.route("/actions", actionRoutes(rt));
   app.route("/leaderboard/stream", streamRoutes({ hub: rt.hub, retryMs: rt.config.sseRetryMs }));

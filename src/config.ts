@@ -65,6 +65,7 @@ const schema = z.object({
   BCRYPT_WORKERS: optional(int(1, 64)),
   ACCESS_TOKEN_TTL: int(1, 7 * DAY).default(15 * MINUTE),
   REFRESH_TOKEN_TTL: int(1, 365 * DAY).default(30 * DAY),
+  REFRESH_TOKEN_REUSE_INTERVAL: int(0, 10 * MINUTE).default(10),
   LOGIN_MAX_FAILURES_PER_EMAIL: int(1, 1_000_000).default(5),
   LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 1_000_000).default(50),
   LOGIN_FAILURE_WINDOW: int(1, DAY).default(15 * MINUTE),
@@ -97,6 +98,8 @@ export interface Config {
   readonly bcryptWorkers: number;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
+  /** Seconds during which a rotated refresh token still gets a new pair; 0: never. */
+  readonly refreshTokenReuseInterval: number;
   readonly loginMaxFailuresPerEmail: number;
   readonly loginMaxFailuresPerAddress: number;
   readonly loginFailureWindow: number;
@@ -145,6 +148,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     bcryptWorkers: e.BCRYPT_WORKERS ?? Math.max(1, cores),
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
     refreshTokenTtl: e.REFRESH_TOKEN_TTL,
+    refreshTokenReuseInterval: e.REFRESH_TOKEN_REUSE_INTERVAL,
     loginMaxFailuresPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
     loginMaxFailuresPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
     loginFailureWindow: e.LOGIN_FAILURE_WINDOW,

@@ -158,6 +158,7 @@ export async function openRuntime(
     tokens,
     leaderboard,
     refreshTokenTtl: config.refreshTokenTtl,
+    refreshTokenReuseInterval: config.refreshTokenReuseInterval,
     limiter: createLoginLimiter({
       redis,
       prefix: config.redisKeyPrefix,

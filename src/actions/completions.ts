@@ -98,13 +98,20 @@ export function createCompletions(deps: CompletionsDeps) {
   }
 
   return {
-    async complete(accountId: number, slug: string, key: string | null): Promise<CompletionResult> {
+    /** `sessionId`: the access token's session (null without one), checked in the statement. */
+    async complete(
+      accountId: number,
+      slug: string,
+      key: string | null,
+      sessionId: number | null,
+    ): Promise<CompletionResult> {
       await limit(accountId);
       const now = deps.clock.now();
       let inserted: q.Inserted | undefined;
       try {
         inserted = await q.insertCompletion(sql, {
           accountId,
+          sessionId,
           slug,
           key,
           at: new Date(now),
@@ -120,12 +127,12 @@ export function createCompletions(deps: CompletionsDeps) {
         throw error;
       }
       if (!inserted) {
-        const obstacle = await q.completionObstacle(sql, { accountId, slug, key });
+        const obstacle = await q.completionObstacle(sql, { accountId, sessionId, slug, key });
         switch (obstacle.kind) {
           case "replay":
             return await replay(accountId, slug, obstacle.original);
           case "account":
-            throw unauthorized("The access token's account no longer exists.", true);
+            throw unauthorized("The access token's account or session no longer exists.", true);
           case "missing":
             throw new Problem(404, { kind: "unknown-action", detail: `No action "${slug}".` });
           case "retired":

@@ -1,4 +1,5 @@
 /** SQL of the actions catalogue, completions and their idempotency keys. */
+import { liveSession } from "../auth/queries.ts";
 import type { Db } from "../db/mod.ts";
 import { isoDate, type Window } from "../leaderboard/periods.ts";
 
@@ -77,6 +78,8 @@ export interface Inserted extends CompletionRow {
 /** A completion to make: who, what, when, and the windows (day, week, month) `at` falls in. */
 export interface NewCompletion {
   accountId: number;
+  /** The access token's session, or null for a token without one. */
+  sessionId: number | null;
   slug: string;
   key: string | null;
   at: Date;
@@ -88,22 +91,25 @@ export interface NewCompletion {
  * the account is active (holding it so until commit, against a concurrent deletion) and that the
  * action is active, claims the idempotency key, logs the completion with the action's current
  * point value and adds it to the ledger and to the account's day, week and month — all of it,
- * or nothing.
+ * or nothing. The access token's session, when it names one, must be live too: ending a session
+ * stops its tokens here without a query more.
  *
  * The key is claimed before anything is written (with the log row's id drawn ahead), so that a
  * request racing another with the same key waits for it and then writes nothing. Foreign keys
  * are checked at the end of the statement, once both rows exist.
  *
- * No row: the account or the action is not active, or the key is taken (`completionObstacle`).
+ * No row: the account, its session or the action is not active, or the key is taken
+ * (`completionObstacle`).
  */
 export async function insertCompletion(
   db: Db,
   completion: NewCompletion,
 ): Promise<Inserted | undefined> {
-  const { accountId, slug, key, at, windows } = completion;
+  const { accountId, sessionId, slug, key, at, windows } = completion;
   const [row] = await db<Inserted[]>`
     WITH account AS (
       SELECT id, username FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
+        AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
       FOR SHARE
     ), action AS (
       SELECT id, label, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
@@ -155,14 +161,16 @@ export type Obstacle =
   | { kind: "account" | "missing" | "retired" }
   | { kind: "replay"; original: CompletionRow };
 
-/** Finds out why a completion wrote nothing. */
+/** Finds out why a completion wrote nothing; an ended session is as gone as a deleted account. */
 export async function completionObstacle(
   db: Db,
-  completion: Pick<NewCompletion, "accountId" | "slug" | "key">,
+  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key">,
 ): Promise<Obstacle> {
-  const { accountId, slug, key } = completion;
+  const { accountId, sessionId, slug, key } = completion;
   const [row] = await db<{ active: boolean; retired: boolean | null }[]>`
-    SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL) AS active,
+    SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL)
+             AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
+             AS active,
            (SELECT retired_at IS NOT NULL FROM actions WHERE slug = ${slug}) AS retired`;
   if (!row.active) return { kind: "account" };
   const original = key === null ? undefined : await completionByKey(db, accountId, key);

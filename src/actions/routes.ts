@@ -59,7 +59,12 @@ export function actionRoutes(deps: { sql: Sql; tokens: AccessTokens; completions
         }
         key = parsed.data;
       }
-      const result = await completions.complete(c.get("accountId"), slug, key);
+      const result = await completions.complete(
+        c.get("accountId"),
+        slug,
+        key,
+        c.get("sessionId"),
+      );
       return c.json(result.body, result.status);
     });
 }
