@@ -184,7 +184,7 @@ Deno.test("[browser] the live board: a completion shows its movement and lights 
     assert.equal(await page.textContent("#announcer"), "");
 
     // The actions one can complete, most points first.
-    await page.locator("#actions[aria-busy=false]").waitFor({ timeout: 5000 });
+    await page.locator("#actions[aria-busy=false]").waitFor({ state: "attached", timeout: 5000 });
     assert.deepEqual(await page.locator("#actions li").allTextContents(), [
       `Action ${big.slug}45 points`,
       `Action ${small.slug}10 points`,
@@ -283,7 +283,6 @@ Deno.test("[browser] the page recovers by itself from a 503 (the stream cap), th
   let holder: Response | undefined;
   try {
     const api = httpClient(server.url);
-    const { slug } = await createAction(api, 10);
     // Another client holds the one stream this instance allows.
     holder = await fetch(`${server.url}/leaderboard/stream`);
     assert.equal(holder.status, 200);
@@ -295,7 +294,15 @@ Deno.test("[browser] the page recovers by itself from a 503 (the stream cap), th
     await page.locator("#status[data-state=reconnecting]").waitFor({ timeout: 5000 });
     assert.equal(await page.textContent("#status-text"), "Reconnecting…");
     assert.equal(watched.streamStatuses[0], 503);
+    // The catalogue is empty yet, and says so.
+    await page.locator("#actions[aria-busy=false]").waitFor({ state: "attached", timeout: 5000 });
+    assert.equal(await page.locator("#actions li").count(), 0);
+    assert.equal(
+      await page.textContent("#actions-note"),
+      "No actions are open right now; check back soon.",
+    );
 
+    const { slug } = await createAction(api, 10);
     // A score made while the page waits: the board it goes live with must have it.
     const player = await register(api);
     await completeOk(server, player, slug);
