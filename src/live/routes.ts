@@ -11,10 +11,15 @@ import type { LiveHub } from "./hub.ts";
 const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
   "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/** The page's files by path: its modules import one another from the root. */
 const ASSETS: Record<string, string> = {
   "/": "index.html",
-  "/app.js": "app.js",
   "/app.css": "app.css",
+  "/app.js": "app.js",
+  "/board.js": "board.js",
+  "/format.js": "format.js",
+  "/sse.js": "sse.js",
+  "/stream.js": "stream.js",
 };
 
 const TYPES: Record<string, string> = {
@@ -52,7 +57,7 @@ export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {
   });
 }
 
-/** GET /, /app.js and /app.css: the live page, no build step. */
+/** GET / and its files (ASSETS): the live page, no build step. */
 export function pageRoutes() {
   const cache = new Map<string, Promise<Uint8Array>>();
   const app = new Hono<AppEnv>();
