@@ -78,6 +78,7 @@ const schema = z.object({
   BROADCAST_INTERVAL_MS: int(1, MINUTE * 1000).default(100),
   CORS_ORIGINS: origins.default([]),
   SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE * 1000).default(10_000),
+  REQUEST_TIMEOUT_MS: int(100, 10 * MINUTE * 1000).default(5_000),
   LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
 });
 
@@ -112,6 +113,8 @@ export interface Config {
   readonly broadcastIntervalMs: number;
   readonly corsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
+  /** How long a request may take before its response starts (503 after that). */
+  readonly requestTimeoutMs: number;
   readonly logLevel: Env["LOG_LEVEL"];
 }
 
@@ -161,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     broadcastIntervalMs: e.BROADCAST_INTERVAL_MS,
     corsOrigins: Object.freeze([...e.CORS_ORIGINS]),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
 }
@@ -178,4 +182,10 @@ export function loadConfigOrExit(cores = 1): Config {
     console.error(error.message);
     Deno.exit(78);
   }
+}
+
+/** Where a URL points, for logs and messages: scheme, host, port and path — never a password. */
+export function whereTo(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname}`;
 }

@@ -11,12 +11,13 @@ import { createPasswordHasher, type PasswordHasher } from "./auth/password_hashe
 import { createSessions, type Sessions } from "./auth/sessions.ts";
 import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
-import { connectDatabase } from "./db/mod.ts";
+import { type Database, openDatabase } from "./db/database.ts";
 import { openLocalFeed, openRedisFeed, type RefreshFeed } from "./leaderboard/feed.ts";
 import { createLeaderboard, type Leaderboard } from "./leaderboard/leaderboard.ts";
 import { type Clock, systemClock } from "./leaderboard/periods.ts";
 import { TOP } from "./leaderboard/top_cache.ts";
 import { createLiveHub, type LiveHub } from "./live/hub.ts";
+import { type Audit, auditLog } from "./ops/audit.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
 
 /** One instance's clients and services. */
@@ -24,12 +25,15 @@ export interface Runtime {
   readonly config: Config;
   readonly log: Logger;
   readonly clock: Clock;
+  /** PostgreSQL, watched: a pool replaced after an outage. */
+  readonly database: Database;
   readonly sql: Sql;
   /** Commands, or null without Redis; fails fast while Redis is away (no offline queue). */
   readonly redis: Redis | null;
   /** The pub/sub connection, or null; waits for Redis and subscribes again by itself. */
   readonly subscriber: Redis | null;
   readonly metrics: Metrics;
+  readonly audit: Audit;
   readonly hasher: PasswordHasher;
   readonly tokens: AccessTokens;
   readonly feed: RefreshFeed;
@@ -98,7 +102,22 @@ export async function openRuntime(
   options: RuntimeOptions = {},
 ): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
-  const sql = connectDatabase(config.databaseUrl, config.databasePoolSize);
+  const metrics = createMetrics(config.redisUrl === null ? "single-instance" : "scale-out");
+  const audit = auditLog(log);
+  const dbLog = log.getChild("postgres");
+  metrics.postgresUp.set(1);
+  const database = openDatabase(config.databaseUrl, {
+    poolSize: config.databasePoolSize,
+    onState(up, detail) {
+      metrics.postgresUp.set(up ? 1 : 0);
+      if (up) dbLog.info(detail);
+      else dbLog.warn(detail);
+    },
+    onQuery: (seconds, ok) =>
+      metrics.queryDuration.observe({ outcome: ok ? "ok" : "error" }, seconds),
+    onInFlight: (count) => metrics.queriesInFlight.set(count),
+  });
+  const sql = database.sql;
   const redisLog = log.getChild("redis");
   const { redis, subscriber } = config.redisUrl === null
     ? { redis: null, subscriber: null }
@@ -113,11 +132,19 @@ export async function openRuntime(
     );
   }
 
-  const metrics = createMetrics();
+  if (redis) {
+    metrics.redisUp.set(0);
+    redis.on("ready", () => metrics.redisUp.set(1));
+    redis.on("close", () => metrics.redisUp.set(0));
+  }
   const hasher = createPasswordHasher({
     workers: config.bcryptWorkers,
     cost: config.bcryptCost,
-    onJob: (op) => metrics.bcryptJobs.inc({ op }),
+    onJob(op, waited) {
+      metrics.bcryptJobs.inc({ op });
+      metrics.bcryptWait.observe({ op }, waited);
+    },
+    onQueue: (length) => metrics.bcryptQueue.set(length),
   });
   const tokens = createAccessTokens(secret, config.accessTokenTtl);
   const onFeedError = (error: Error) =>
@@ -125,6 +152,8 @@ export async function openRuntime(
   const feed = subscriber
     ? openRedisFeed(subscriber, `${config.redisKeyPrefix}scoreboard:refresh`, onFeedError)
     : openLocalFeed(onFeedError);
+  metrics.subscriptionUp.set(feed.live ? 1 : 0);
+  feed.listen(() => metrics.subscriptionUp.set(feed.live ? 1 : 0));
   if (redis) await waitForReady(redis, REDIS_STARTUP_WAIT_MS);
   const leaderboard = createLeaderboard({
     sql,
@@ -135,7 +164,8 @@ export async function openRuntime(
     events: {
       onRedisError: () => metrics.redisErrors.inc(),
       onScoreUpdate: () => metrics.scoreUpdates.inc(),
-      onRebuild: () => {},
+      onRebuild: (kind, window, seconds) =>
+        metrics.rebuilds.observe({ kind, period: window.period }, seconds),
     },
   });
   // The first connection rebuilds lost boards; every reconnection after an outage catches up.
@@ -159,12 +189,17 @@ export async function openRuntime(
     leaderboard,
     refreshTokenTtl: config.refreshTokenTtl,
     refreshTokenReuseInterval: config.refreshTokenReuseInterval,
+    audit,
     limiter: createLoginLimiter({
       redis,
       prefix: config.redisKeyPrefix,
       perEmail: config.loginMaxFailuresPerEmail,
       perAddress: config.loginMaxFailuresPerAddress,
       windowSeconds: config.loginFailureWindow,
+      onRefused: (by) => metrics.rateLimited.inc({ kind: `login-${by}` }),
+      // The email's key is a hash: the address of the email never reaches the log.
+      onLocked: (by, key) =>
+        audit("login.locked", by === "email" ? { emailKey: key } : { address: key }),
     }),
   });
 
@@ -175,6 +210,7 @@ export async function openRuntime(
     leaderboard,
     clock,
     perSecond: config.completionsPerSecond,
+    onLimited: () => metrics.rateLimited.inc({ kind: "completions" }),
   });
 
   const hub = createLiveHub({
@@ -190,8 +226,12 @@ export async function openRuntime(
     maxClients: config.sseMaxClients,
     maxBufferedBytes: config.sseMaxBufferedBytes,
     onStreams: (count) => metrics.openStreams.set(count),
-    onBroadcast: () => metrics.broadcasts.inc(),
-    onSlowReader: () => {},
+    onBroadcast(period, delay) {
+      metrics.broadcasts.inc({ period });
+      if (delay !== null) metrics.broadcastDelay.observe({ period }, delay);
+    },
+    onRefused: (reason) => metrics.streamsRefused.inc({ reason }),
+    onSlowReader: () => metrics.slowReadersDropped.inc(),
     onError: (error) =>
       log.warn("reading the top 10 failed: {message}", { message: error.message }),
   });
@@ -200,10 +240,12 @@ export async function openRuntime(
     config,
     log,
     clock,
+    database,
     sql,
     redis,
     subscriber,
     metrics,
+    audit,
     hasher,
     tokens,
     feed,
@@ -223,7 +265,8 @@ export async function openRuntime(
           client.status === "ready" ? client.quit() : client.disconnect()
         ),
       );
-      await sql.end({ timeout: 5 });
+      await database.close();
+      metrics.close();
     },
   };
 }

@@ -132,3 +132,21 @@ Deno.test("[auth] DELETE /me locks the account out everywhere and keeps its name
     await t.close();
   }
 });
+
+Deno.test("[auth] a NUL character in an email is a 401 at login and a 400 at registration, never a 500", async () => {
+  const t = await openTestApp();
+  try {
+    const login = await t.call("POST", "/auth/login", {
+      body: { email: "a\u0000b@example.com", password: "whatever-password" },
+    });
+    assert.equal(login.status, 401);
+    assert.equal((await problem(login)).status, 401);
+    const registration = await t.call("POST", "/auth/register", {
+      body: { username: "nul-user", email: "a\u0000b@example.com", password: "whatever-password" },
+    });
+    assert.equal(registration.status, 400);
+    assert.equal((await problem(registration)).status, 400);
+  } finally {
+    await t.close();
+  }
+});

@@ -116,22 +116,19 @@ Deno.test("[http] wrong types and missing fields are 400 problems naming each fi
 });
 
 Deno.test("[http] an unexpected error is a generic 500 with the request id, never its message", async () => {
-  // PostgreSQL that is not there: the query fails with a connection error.
   const t = await openTestApp();
-  const broken = await openTestApp({
-    DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
-  });
   try {
-    const res = await broken.call("POST", "/auth/register", { body: newUser() });
+    // A schema broken behind the service's back: the query fails in a way nobody planned for.
+    await t.db.sql`DROP TABLE refresh_tokens CASCADE`;
+    const res = await t.call("POST", "/auth/register", { body: newUser() });
     assert.equal(res.status, 500);
     const p = await problem(res);
     const text = JSON.stringify(p);
-    assert.doesNotMatch(text, /ECONNREFUSED|127\.0\.0\.1|postgres|stack/i);
+    assert.doesNotMatch(text, /refresh_tokens|relation|postgres|stack/i);
     const id = res.headers.get("x-request-id");
     assert.ok(id);
     assert.match(String(p.detail), new RegExp(id));
   } finally {
-    await broken.close();
     await t.close();
   }
 });

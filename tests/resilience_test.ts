@@ -5,8 +5,10 @@ import {
   accountsWith,
   complete,
   createAction,
+  createTestDatabase,
   eventually,
   openTestApp,
+  REDIS_URL,
   register,
 } from "./helpers.ts";
 import { startTestRedis } from "./redis_server.ts";
@@ -155,5 +157,44 @@ Deno.test("[resilience] deno task leaderboard:rebuild replaces a corrupted set",
     ]);
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("[resilience] deno task leaderboard:rebuild: --help, and one clear line when a store does not answer", async () => {
+  const db = await createTestDatabase();
+  try {
+    const run = async (args: string[], env: Record<string, string>) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "-q", "leaderboard:rebuild", ...args],
+        cwd: new URL("../", import.meta.url),
+        env: { NO_COLOR: "1", ...env },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+      return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+    };
+    const help = await run(["--help"], {});
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: deno task leaderboard:rebuild/);
+
+    const noRedis = await run([], { DATABASE_URL: db.url, REDIS_URL: "redis://127.0.0.1:1" });
+    assert.equal(noRedis.code, 69);
+    assert.deepEqual(noRedis.stderr.split("\n").length, 1, noRedis.stderr);
+    assert.match(noRedis.stderr, /Redis at redis:\/\/127\.0\.0\.1:1 does not answer/);
+
+    const noPostgres = await run([], {
+      DATABASE_URL: "postgres://someone:hunter2hunter2@127.0.0.1:1/scoreboard",
+      REDIS_URL,
+    });
+    assert.equal(noPostgres.code, 69);
+    assert.deepEqual(noPostgres.stderr.split("\n").length, 1, noPostgres.stderr);
+    assert.match(
+      noPostgres.stderr,
+      /PostgreSQL at postgres:\/\/127\.0\.0\.1:1\/scoreboard does not/,
+    );
+    assert.ok(!noPostgres.stderr.includes("hunter2"), "no password in the message");
+  } finally {
+    await db.drop();
   }
 });

@@ -96,11 +96,10 @@ Deno.test("[server] SIGTERM lets a request in flight finish", async () => {
 Deno.test("[server] a 500 is logged with its request id, and no secret reaches the log", async () => {
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  const server = await startServer({
-    ...testEnv(db, prefix),
-    DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
-  });
+  const server = await startServer(testEnv(db, prefix));
   try {
+    // A schema broken behind the service's back: the query fails in a way nobody planned for.
+    await db.sql`DROP TABLE refresh_tokens CASCADE`;
     const user = newUser();
     const res = await fetch(`${server.url}/auth/register`, {
       method: "POST",
@@ -110,7 +109,7 @@ Deno.test("[server] a 500 is logged with its request id, and no secret reaches t
     assert.equal(res.status, 500);
     const id = res.headers.get("x-request-id")!;
     const body = await res.text();
-    assert.doesNotMatch(body, /ECONNREFUSED/);
+    assert.doesNotMatch(body, /refresh_tokens|relation/);
     await server.stop();
     const line = server.logs.find((l) => l.includes(id));
     assert.ok(line, `a log line names request ${id}:\n${server.logs.join("\n")}`);

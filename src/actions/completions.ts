@@ -41,6 +41,8 @@ export interface CompletionsDeps {
   leaderboard: Leaderboard;
   clock: Clock;
   perSecond: number;
+  /** A completion was refused with 429. */
+  onLimited?(): void;
 }
 
 /** A log row as the API shows it. */
@@ -70,6 +72,7 @@ export function createCompletions(deps: CompletionsDeps) {
       await limiter.consume(String(accountId));
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
+      deps.onLimited?.();
       throw tooManyRequests(error.msBeforeNext, "Too many completions; slow down.");
     }
   }

@@ -30,6 +30,8 @@ export async function findAccountByEmail(
   db: Db,
   email: string,
 ): Promise<(AccountRow & { password_hash: string; deleted_at: Date | null }) | undefined> {
+  // PostgreSQL text cannot hold NUL (it refuses the parameter): no account has such an email.
+  if (email.includes("\0")) return undefined;
   const [row] = await db<(AccountRow & { password_hash: string; deleted_at: Date | null })[]>`
     SELECT id, username, email, created_at, password_hash, deleted_at
     FROM accounts WHERE email = ${email}`;

@@ -7,6 +7,7 @@ import { type Db, uniqueViolation } from "../db/mod.ts";
 
 import { Problem, unauthorized } from "../http/problem.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
+import type { Audit } from "../ops/audit.ts";
 import type { LoginLimiter } from "./login_limiter.ts";
 import type { PasswordHasher } from "./password_hasher.ts";
 import * as q from "./queries.ts";
@@ -48,6 +49,7 @@ export interface SessionDeps {
   refreshTokenTtl: number;
   /** Seconds during which a rotated refresh token still gets a new pair; 0: never. */
   refreshTokenReuseInterval: number;
+  audit: Audit;
 }
 
 /** The account's public fields. */
@@ -77,7 +79,7 @@ class InvalidRefreshToken extends Error {}
 
 /** Builds the service. */
 export function createSessions(deps: SessionDeps) {
-  const { sql, hasher, tokens, limiter, leaderboard } = deps;
+  const { sql, hasher, tokens, limiter, leaderboard, audit } = deps;
   const ttlSeconds = deps.refreshTokenTtl;
 
   async function pair(account: q.AccountRow, sessionId: number, refreshToken: string) {
@@ -177,7 +179,8 @@ export function createSessions(deps: SessionDeps) {
       if (outcome !== null && "theft" in outcome) {
         // After the transaction, which holds one session locked: ending every session locks
         // them all, and two such transactions could otherwise wait for each other.
-        await q.endSessions(sql, { accountId: outcome.theft });
+        const ended = await q.endSessions(sql, { accountId: outcome.theft });
+        audit("refresh-token.reused", { accountId: outcome.theft, sessionsEnded: ended.length });
       }
       if (outcome === null || "theft" in outcome) throw invalidRefreshToken();
       return outcome;
@@ -219,7 +222,8 @@ export function createSessions(deps: SessionDeps) {
 
     /** Ends every session of the account (sign out everywhere). */
     async endAll(accountId: number) {
-      await q.endSessions(sql, { accountId });
+      const ended = await q.endSessions(sql, { accountId });
+      audit("sessions.ended", { accountId, sessionsEnded: ended.length });
     },
 
     /**
@@ -243,20 +247,23 @@ export function createSessions(deps: SessionDeps) {
         });
       }
       const passwordHash = await hasher.hash(input.newPassword);
-      await sql.begin(async (tx) => {
+      const ended = await sql.begin(async (tx) => {
         if (!(await q.updatePasswordHash(tx, caller.accountId, passwordHash))) {
           throw unauthorized("The access token's account no longer exists.", true);
         }
-        await q.endSessions(tx, { accountId: caller.accountId, except: caller.sessionId });
+        return await q.endSessions(tx, { accountId: caller.accountId, except: caller.sessionId });
       });
+      audit("password.changed", { accountId: caller.accountId, sessionsEnded: ended.length });
     },
 
     /** Soft-deletes the account, ends its sessions and takes it off the leaderboard. */
     async deleteAccount(accountId: number) {
-      await sql.begin(async (tx) => {
-        await q.softDeleteAccount(tx, accountId);
+      const deleted = await sql.begin(async (tx) => {
+        const deleted = await q.softDeleteAccount(tx, accountId);
         await q.endSessions(tx, { accountId });
+        return deleted;
       });
+      if (deleted) audit("account.deleted", { accountId });
       await leaderboard.remove(accountId);
     },
   };

@@ -30,7 +30,10 @@ export interface HubOptions {
   maxClients: number;
   maxBufferedBytes: number;
   onStreams(count: number): void;
-  onBroadcast(period: Period): void;
+  /** An event went out; `delaySeconds` since the first change heard after the previous one. */
+  onBroadcast(period: Period, delaySeconds: number | null): void;
+  /** A stream was refused. */
+  onRefused(reason: Refusal): void;
   /** A stream was dropped because its client stopped reading. */
   onSlowReader(): void;
   onError(error: Error): void;
@@ -160,17 +163,24 @@ export function createLiveHub(options: HubOptions): LiveHub {
     let lastReadAt = -Infinity;
     let rerun = false;
     let forceNext = false;
+    /** When the first change since the last broadcast was heard (for the delay metric). */
+    let changedAt: number | undefined;
 
     /** Reads the top; broadcasts it when it changed (or always, when `force`). */
     async function refresh(force: boolean): Promise<void> {
       lastReadAt = performance.now();
       stale = false;
+      const heard = changedAt;
+      changedAt = undefined;
       const next = encode(period, await options.top(period));
       if (!force && snapshot?.key === next.key) return;
       snapshot = next;
       if (streams.size === 0) return;
       for (const stream of streams) write(board, stream, next.event);
-      options.onBroadcast(period);
+      options.onBroadcast(
+        period,
+        heard === undefined ? null : (performance.now() - heard) / 1000,
+      );
     }
 
     function schedule(): void {
@@ -203,6 +213,7 @@ export function createLiveHub(options: HubOptions): LiveHub {
       streams,
       touch(force = false) {
         stale = true;
+        if (streams.size > 0) changedAt ??= performance.now();
         if (force) forceNext = true;
         if (streams.size > 0) schedule();
       },
@@ -248,12 +259,20 @@ export function createLiveHub(options: HubOptions): LiveHub {
       return size;
     },
     async open(period) {
-      if (closing) return "closing";
-      if (size >= options.maxClients) return "full";
+      const refused = (): Refusal | null =>
+        closing ? "closing" : size >= options.maxClients ? "full" : null;
+      let refusal = refused();
+      if (refusal) {
+        options.onRefused(refusal);
+        return refusal;
+      }
       const board = boardOf(period);
       const first = await board.current();
-      if (closing) return "closing";
-      if (size >= options.maxClients) return "full";
+      refusal = refused();
+      if (refusal) {
+        options.onRefused(refusal);
+        return refusal;
+      }
       let self: Stream;
       return new ReadableStream<Uint8Array>({
         start(controller) {
