@@ -6,12 +6,16 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { actionRoutes, adminActionRoutes, myCompletionRoutes } from "./actions/routes.ts";
 import { requireOperator } from "./auth/operator.ts";
-import { authRoutes, meRoutes } from "./auth/routes.ts";
+import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/routes.ts";
+import { isConnectionError } from "./db/database.ts";
+import { unstorableText } from "./db/mod.ts";
+import { deadline } from "./http/deadline.ts";
 import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies } from "./http/middleware.ts";
-import { Problem } from "./http/problem.ts";
+import { Problem, validationProblem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
+import { accessLog } from "./ops/access_log.ts";
 import { opsRoutes } from "./ops/routes.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -23,6 +27,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
+  app.use(accessLog(rt.log, rt.config.trustedProxyHops));
   app.use(rt.metrics.middleware());
   app.use(secureHeaders({ xFrameOptions: "DENY" }));
   app.use(async function defaults(c, next) {
@@ -33,6 +38,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
       c.header("content-security-policy", API_CSP);
     }
   });
+  app.use(deadline({ ms: rt.config.requestTimeoutMs, onMiss: () => rt.database.suspect() }));
   app.use(limitBodies());
   app.use(requireJsonBodies());
   if (rt.config.corsOrigins.length > 0) {
@@ -53,6 +59,11 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
     authRoutes({ sessions: rt.sessions, trustedProxyHops: rt.config.trustedProxyHops }),
   );
   app.route("/me", meRoutes(rt));
+  app.route(
+    "/me/password",
+    passwordRoutes({ ...rt, trustedProxyHops: rt.config.trustedProxyHops }),
+  );
+  app.route("/me/sessions", mySessionRoutes(rt));
   app.route("/me/completions", myCompletionRoutes(rt));
   app.route("/actions", actionRoutes(rt));
   app.route("/leaderboard/stream", streamRoutes({ hub: rt.hub, retryMs: rt.config.sseRetryMs }));
@@ -75,6 +86,20 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
         kind: error.status === 400 ? "validation-error" : undefined,
         detail: error.message,
         errors: error.status === 400 ? [{ path: "", message: error.message }] : undefined,
+      }).render(c);
+    }
+    if (unstorableText(error)) {
+      // A last line of defence: inputs are checked before they reach PostgreSQL.
+      return validationProblem(
+        [{ path: "", message: "contains a character that cannot be stored (NUL)" }],
+      ).render(c);
+    }
+    if (isConnectionError(error)) {
+      rt.database.suspect();
+      return new Problem(503, {
+        kind: "database-unavailable",
+        detail: "The database does not answer; nothing was changed. Try again shortly.",
+        headers: { "retry-after": "2" },
       }).render(c);
     }
     const id = c.get("requestId");

@@ -51,7 +51,8 @@ const schema = z.object({
     "postgres://postgres@localhost:5432/scoreboard",
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
-  REDIS_URL: url(["redis:", "rediss:"]).default("redis://localhost:6379"),
+  REDIS_URL: optional(url(["redis:", "rediss:"])),
+  REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
   JWT_SECRET: optional(
     z.string().refine(
@@ -64,6 +65,7 @@ const schema = z.object({
   BCRYPT_WORKERS: optional(int(1, 64)),
   ACCESS_TOKEN_TTL: int(1, 7 * DAY).default(15 * MINUTE),
   REFRESH_TOKEN_TTL: int(1, 365 * DAY).default(30 * DAY),
+  REFRESH_TOKEN_REUSE_INTERVAL: int(0, 10 * MINUTE).default(10),
   LOGIN_MAX_FAILURES_PER_EMAIL: int(1, 1_000_000).default(5),
   LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 1_000_000).default(50),
   LOGIN_FAILURE_WINDOW: int(1, DAY).default(15 * MINUTE),
@@ -76,6 +78,7 @@ const schema = z.object({
   BROADCAST_INTERVAL_MS: int(1, MINUTE * 1000).default(100),
   CORS_ORIGINS: origins.default([]),
   SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE * 1000).default(10_000),
+  REQUEST_TIMEOUT_MS: int(100, 10 * MINUTE * 1000).default(5_000),
   LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
 });
 
@@ -86,7 +89,9 @@ export interface Config {
   readonly port: number;
   readonly databaseUrl: string;
   readonly databasePoolSize: number;
-  readonly redisUrl: string;
+  /** null: one instance on its own — the ranking from PostgreSQL, the feed in the process. */
+  readonly redisUrl: string | null;
+  readonly redisCommandTimeoutMs: number;
   readonly redisKeyPrefix: string;
   readonly jwtSecret: string | null;
   readonly adminToken: string | null;
@@ -94,6 +99,8 @@ export interface Config {
   readonly bcryptWorkers: number;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
+  /** Seconds during which a rotated refresh token still gets a new pair; 0: never. */
+  readonly refreshTokenReuseInterval: number;
   readonly loginMaxFailuresPerEmail: number;
   readonly loginMaxFailuresPerAddress: number;
   readonly loginFailureWindow: number;
@@ -106,6 +113,8 @@ export interface Config {
   readonly broadcastIntervalMs: number;
   readonly corsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
+  /** How long a request may take before its response starts (503 after that). */
+  readonly requestTimeoutMs: number;
   readonly logLevel: Env["LOG_LEVEL"];
 }
 
@@ -133,7 +142,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    redisUrl: e.REDIS_URL,
+    redisUrl: e.REDIS_URL ?? null,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     jwtSecret: e.JWT_SECRET ?? null,
     adminToken: e.ADMIN_TOKEN ?? null,
@@ -141,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     bcryptWorkers: e.BCRYPT_WORKERS ?? Math.max(1, cores),
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
     refreshTokenTtl: e.REFRESH_TOKEN_TTL,
+    refreshTokenReuseInterval: e.REFRESH_TOKEN_REUSE_INTERVAL,
     loginMaxFailuresPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
     loginMaxFailuresPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
     loginFailureWindow: e.LOGIN_FAILURE_WINDOW,
@@ -153,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     broadcastIntervalMs: e.BROADCAST_INTERVAL_MS,
     corsOrigins: Object.freeze([...e.CORS_ORIGINS]),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
 }
@@ -170,4 +182,10 @@ export function loadConfigOrExit(cores = 1): Config {
     console.error(error.message);
     Deno.exit(78);
   }
+}
+
+/** Where a URL points, for logs and messages: scheme, host, port and path — never a password. */
+export function whereTo(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname}`;
 }

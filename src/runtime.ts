@@ -11,22 +11,29 @@ import { createPasswordHasher, type PasswordHasher } from "./auth/password_hashe
 import { createSessions, type Sessions } from "./auth/sessions.ts";
 import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
-import { connectDatabase } from "./db/mod.ts";
-import { openRefreshFeed, type RefreshFeed } from "./leaderboard/feed.ts";
-import { createLeaderboard, type Leaderboard, TOP } from "./leaderboard/leaderboard.ts";
+import { type Database, openDatabase } from "./db/database.ts";
+import { openLocalFeed, openRedisFeed, type RefreshFeed } from "./leaderboard/feed.ts";
+import { createLeaderboard, type Leaderboard } from "./leaderboard/leaderboard.ts";
+import { type Clock, systemClock } from "./leaderboard/periods.ts";
+import { TOP } from "./leaderboard/top_cache.ts";
 import { createLiveHub, type LiveHub } from "./live/hub.ts";
+import { type Audit, auditLog } from "./ops/audit.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
 
 /** One instance's clients and services. */
 export interface Runtime {
   readonly config: Config;
   readonly log: Logger;
+  readonly clock: Clock;
+  /** PostgreSQL, watched: a pool replaced after an outage. */
+  readonly database: Database;
   readonly sql: Sql;
-  /** Commands; fails fast while Redis is away (no offline queue). */
-  readonly redis: Redis;
-  /** The pub/sub connection; waits for Redis and subscribes again by itself. */
-  readonly subscriber: Redis;
+  /** Commands, or null without Redis; fails fast while Redis is away (no offline queue). */
+  readonly redis: Redis | null;
+  /** The pub/sub connection, or null; waits for Redis and subscribes again by itself. */
+  readonly subscriber: Redis | null;
   readonly metrics: Metrics;
+  readonly audit: Audit;
   readonly hasher: PasswordHasher;
   readonly tokens: AccessTokens;
   readonly feed: RefreshFeed;
@@ -53,35 +60,68 @@ function waitForReady(redis: Redis, ms: number): Promise<void> {
   });
 }
 
+/** The two Redis connections of an instance, with their failures logged once per outage. */
+function connectRedis(url: string, commandTimeoutMs: number, log: Logger) {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // A Redis that stalls (a stopped process, a black-holed network) fails a command after this
+    // long, and its connection is dropped, so that requests fall back instead of hanging.
+    commandTimeout: commandTimeoutMs,
+    socketTimeout: commandTimeoutMs,
+    connectionName: "scoreboard",
+  });
+  const subscriber = new Redis(url, {
+    maxRetriesPerRequest: null,
+    socketTimeout: commandTimeoutMs,
+    connectionName: "scoreboard-subscriber",
+  });
+  let down = false;
+  for (const client of [redis, subscriber]) {
+    client.on("error", (error: Error) => {
+      if (!down) log.warn("Redis connection error: {message}", { message: error.message });
+      down = true;
+    });
+    client.on("ready", () => {
+      if (down) log.info("Redis connection is back");
+      down = false;
+    });
+  }
+  return { redis, subscriber };
+}
+
+/** Extra pieces an owner (a test) may pass in. */
+export interface RuntimeOptions {
+  clock?: Clock;
+}
+
 /** Opens the clients and services described by `config`. */
 export async function openRuntime(
   config: Config,
   log: Logger = getLogger(["scoreboard"]),
+  options: RuntimeOptions = {},
 ): Promise<Runtime> {
-  const sql = connectDatabase(config.databaseUrl, config.databasePoolSize);
-  const redis = new Redis(config.redisUrl, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectionName: "scoreboard",
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics(config.redisUrl === null ? "single-instance" : "scale-out");
+  const audit = auditLog(log);
+  const dbLog = log.getChild("postgres");
+  metrics.postgresUp.set(1);
+  const database = openDatabase(config.databaseUrl, {
+    poolSize: config.databasePoolSize,
+    onState(up, detail) {
+      metrics.postgresUp.set(up ? 1 : 0);
+      if (up) dbLog.info(detail);
+      else dbLog.warn(detail);
+    },
+    onQuery: (seconds, ok) =>
+      metrics.queryDuration.observe({ outcome: ok ? "ok" : "error" }, seconds),
+    onInFlight: (count) => metrics.queriesInFlight.set(count),
   });
-  const subscriber = new Redis(config.redisUrl, {
-    maxRetriesPerRequest: null,
-    connectionName: "scoreboard-subscriber",
-  });
+  const sql = database.sql;
   const redisLog = log.getChild("redis");
-  let redisDown = false;
-  for (const client of [redis, subscriber]) {
-    client.on("error", (error: Error) => {
-      if (!redisDown) {
-        redisLog.warn("Redis connection error: {message}", { message: error.message });
-      }
-      redisDown = true;
-    });
-    client.on("ready", () => {
-      if (redisDown) redisLog.info("Redis connection is back");
-      redisDown = false;
-    });
-  }
+  const { redis, subscriber } = config.redisUrl === null
+    ? { redis: null, subscriber: null }
+    : connectRedis(config.redisUrl, config.redisCommandTimeoutMs, redisLog);
 
   let secret = config.jwtSecret === null ? null : new TextEncoder().encode(config.jwtSecret);
   if (secret === null) {
@@ -92,30 +132,43 @@ export async function openRuntime(
     );
   }
 
-  const metrics = createMetrics();
+  if (redis) {
+    metrics.redisUp.set(0);
+    redis.on("ready", () => metrics.redisUp.set(1));
+    redis.on("close", () => metrics.redisUp.set(0));
+  }
   const hasher = createPasswordHasher({
     workers: config.bcryptWorkers,
     cost: config.bcryptCost,
-    onJob: (op) => metrics.bcryptJobs.inc({ op }),
+    onJob(op, waited) {
+      metrics.bcryptJobs.inc({ op });
+      metrics.bcryptWait.observe({ op }, waited);
+    },
+    onQueue: (length) => metrics.bcryptQueue.set(length),
   });
   const tokens = createAccessTokens(secret, config.accessTokenTtl);
-  const feed = openRefreshFeed(
-    subscriber,
-    `${config.redisKeyPrefix}scoreboard:refresh`,
-    (error) => redisLog.warn("refresh feed: {message}", { message: error.message }),
-  );
-  await waitForReady(redis, REDIS_STARTUP_WAIT_MS);
+  const onFeedError = (error: Error) =>
+    redisLog.warn("refresh feed: {message}", { message: error.message });
+  const feed = subscriber
+    ? openRedisFeed(subscriber, `${config.redisKeyPrefix}scoreboard:refresh`, onFeedError)
+    : openLocalFeed(onFeedError);
+  metrics.subscriptionUp.set(feed.live ? 1 : 0);
+  feed.listen(() => metrics.subscriptionUp.set(feed.live ? 1 : 0));
+  if (redis) await waitForReady(redis, REDIS_STARTUP_WAIT_MS);
   const leaderboard = createLeaderboard({
     sql,
     redis,
-    feed,
     prefix: config.redisKeyPrefix,
+    feed,
+    clock,
     events: {
       onRedisError: () => metrics.redisErrors.inc(),
       onScoreUpdate: () => metrics.scoreUpdates.inc(),
+      onRebuild: (kind, window, seconds) =>
+        metrics.rebuilds.observe({ kind, period: window.period }, seconds),
     },
   });
-  // The first connection rebuilds a missing set; every reconnection after an outage catches up.
+  // The first connection rebuilds lost boards; every reconnection after an outage catches up.
   let connectedBefore = false;
   function onRedisReady(): void {
     const work = connectedBefore ? leaderboard.reconcile() : leaderboard.ensure();
@@ -124,8 +177,10 @@ export async function openRuntime(
       redisLog.warn("rebuilding the ranking failed: {message}", { message: error.message })
     );
   }
-  redis.on("ready", onRedisReady);
-  if (redis.status === "ready") onRedisReady();
+  if (redis) {
+    redis.on("ready", onRedisReady);
+    if (redis.status === "ready") onRedisReady();
+  }
 
   const sessions = createSessions({
     sql,
@@ -133,12 +188,18 @@ export async function openRuntime(
     tokens,
     leaderboard,
     refreshTokenTtl: config.refreshTokenTtl,
+    refreshTokenReuseInterval: config.refreshTokenReuseInterval,
+    audit,
     limiter: createLoginLimiter({
       redis,
       prefix: config.redisKeyPrefix,
       perEmail: config.loginMaxFailuresPerEmail,
       perAddress: config.loginMaxFailuresPerAddress,
       windowSeconds: config.loginFailureWindow,
+      onRefused: (by) => metrics.rateLimited.inc({ kind: `login-${by}` }),
+      // The email's key is a hash: the address of the email never reaches the log.
+      onLocked: (by, key) =>
+        audit("login.locked", by === "email" ? { emailKey: key } : { address: key }),
     }),
   });
 
@@ -147,19 +208,30 @@ export async function openRuntime(
     redis,
     prefix: config.redisKeyPrefix,
     leaderboard,
+    clock,
     perSecond: config.completionsPerSecond,
+    onLimited: () => metrics.rateLimited.inc({ kind: "completions" }),
   });
 
   const hub = createLiveHub({
     feed,
-    top: () => leaderboard.page(TOP, 0),
+    clock,
+    top: async (period) => {
+      const window = leaderboard.window(period);
+      return { window, ...await leaderboard.page(window, TOP, 0) };
+    },
     intervalMs: config.broadcastIntervalMs,
     heartbeatMs: config.sseHeartbeatMs,
     retryMs: config.sseRetryMs,
     maxClients: config.sseMaxClients,
     maxBufferedBytes: config.sseMaxBufferedBytes,
     onStreams: (count) => metrics.openStreams.set(count),
-    onBroadcast: () => metrics.broadcasts.inc(),
+    onBroadcast(period, delay) {
+      metrics.broadcasts.inc({ period });
+      if (delay !== null) metrics.broadcastDelay.observe({ period }, delay);
+    },
+    onRefused: (reason) => metrics.streamsRefused.inc({ reason }),
+    onSlowReader: () => metrics.slowReadersDropped.inc(),
     onError: (error) =>
       log.warn("reading the top 10 failed: {message}", { message: error.message }),
   });
@@ -167,10 +239,13 @@ export async function openRuntime(
   return {
     config,
     log,
+    clock,
+    database,
     sql,
     redis,
     subscriber,
     metrics,
+    audit,
     hasher,
     tokens,
     feed,
@@ -180,17 +255,18 @@ export async function openRuntime(
     hub,
     async close() {
       hub.close();
-      redis.off("ready", onRedisReady);
+      redis?.off("ready", onRedisReady);
       leaderboard.close();
       await feed.close();
       hasher.close();
       // QUIT lets replies in flight arrive; with Redis away it would wait, so just disconnect.
       await Promise.allSettled(
-        [subscriber, redis].map((client) =>
+        [subscriber, redis].filter((client) => client !== null).map((client) =>
           client.status === "ready" ? client.quit() : client.disconnect()
         ),
       );
-      await sql.end({ timeout: 5 });
+      await database.close();
+      metrics.close();
     },
   };
 }

@@ -112,7 +112,7 @@ Deno.test("[auth] the limiter's counters live in Redis under the prefix, without
     await register(t, user);
     const res = await login(t, { email: user.email, password: "wrong password" });
     await res.body?.cancel();
-    const keys = await t.rt.redis.keys(`${t.prefix}*`);
+    const keys = await t.redis.keys(`${t.prefix}*`);
     assert.ok(keys.some((key) => key.includes("login-failures:email")), keys.join());
     assert.ok(keys.some((key) => key.includes("login-failures:address")), keys.join());
     assert.ok(keys.every((key) => !key.includes(user.email)));

@@ -80,10 +80,11 @@ Deno.test("[auth] GET /me answers the account with no points and no rank yet", a
     const res = await t.call("GET", "/me", { token: session.accessToken });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get("cache-control"), "no-store");
+    const none = { totalPoints: 0, rank: null };
     assert.deepEqual(await res.json(), {
       ...session.account,
-      totalPoints: 0,
-      rank: null,
+      ...none,
+      periods: { day: none, week: none, month: none },
     });
   } finally {
     await t.close();
@@ -127,6 +128,24 @@ Deno.test("[auth] DELETE /me locks the account out everywhere and keeps its name
     const again = await t.call("POST", "/auth/register", { body: user });
     assert.equal(again.status, 409);
     await again.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[auth] a NUL character in an email is a 401 at login and a 400 at registration, never a 500", async () => {
+  const t = await openTestApp();
+  try {
+    const login = await t.call("POST", "/auth/login", {
+      body: { email: "a\u0000b@example.com", password: "whatever-password" },
+    });
+    assert.equal(login.status, 401);
+    assert.equal((await problem(login)).status, 401);
+    const registration = await t.call("POST", "/auth/register", {
+      body: { username: "nul-user", email: "a\u0000b@example.com", password: "whatever-password" },
+    });
+    assert.equal(registration.status, 400);
+    assert.equal((await problem(registration)).status, 400);
   } finally {
     await t.close();
   }

@@ -15,7 +15,7 @@ async function ledger(t: TestApp, accountId: number) {
            (SELECT coalesce(sum(points_earned), 0)::int FROM action_log
             WHERE account_id = ${accountId}) AS logged,
            (SELECT count(*)::int FROM action_log WHERE account_id = ${accountId}) AS rows`;
-  const zscore = await t.rt.redis.zscore(`${t.prefix}leaderboard`, String(accountId));
+  const zscore = await t.redis.zscore(`${t.prefix}leaderboard`, String(accountId));
   return { total: row.total, logged: row.logged, rows: row.rows, zscore: Number(zscore) };
 }
 
@@ -29,7 +29,15 @@ Deno.test("[completions] completing an action answers 201 with the Completion", 
     assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
     const body = await res.json();
     assert.equal(typeof body.completion.id, "number");
+    assert.deepEqual(Object.keys(body.completion).sort(), [
+      "action",
+      "actionLabel",
+      "completedAt",
+      "id",
+      "pointsEarned",
+    ]);
     assert.equal(body.completion.action, slug);
+    assert.equal(body.completion.actionLabel, `Action ${slug}`);
     assert.equal(body.completion.pointsEarned, 25);
     assert.ok(!Number.isNaN(Date.parse(body.completion.completedAt)));
     assert.equal(body.totalPoints, 25);

@@ -7,7 +7,8 @@ Deno.test("[config] defaults are API.md's", () => {
   const config = loadConfig({}, 4);
   assert.equal(config.port, 8000);
   assert.equal(config.databaseUrl, "postgres://postgres@localhost:5432/scoreboard");
-  assert.equal(config.redisUrl, "redis://localhost:6379");
+  assert.equal(config.redisUrl, null);
+  assert.equal(config.redisCommandTimeoutMs, 1000);
   assert.equal(config.redisKeyPrefix, "");
   assert.equal(config.jwtSecret, null);
   assert.equal(config.adminToken, null);
@@ -15,6 +16,7 @@ Deno.test("[config] defaults are API.md's", () => {
   assert.equal(config.bcryptWorkers, 4);
   assert.equal(config.accessTokenTtl, 900);
   assert.equal(config.refreshTokenTtl, 30 * 24 * 3600);
+  assert.equal(config.refreshTokenReuseInterval, 10);
   assert.equal(config.loginMaxFailuresPerEmail, 5);
   assert.equal(config.loginMaxFailuresPerAddress, 50);
   assert.equal(config.loginFailureWindow, 900);
@@ -32,12 +34,14 @@ Deno.test("[config] values are parsed, and empty strings count as unset", () => 
     ADMIN_TOKEN: "",
     JWT_SECRET: "x".repeat(32),
     REDIS_KEY_PREFIX: "acme:",
+    REFRESH_TOKEN_REUSE_INTERVAL: "0",
   });
   assert.equal(config.port, 9000);
   assert.deepEqual(config.corsOrigins, ["https://a.example", "http://localhost:3000"]);
   assert.equal(config.adminToken, null);
   assert.equal(config.jwtSecret, "x".repeat(32));
   assert.equal(config.redisKeyPrefix, "acme:");
+  assert.equal(config.refreshTokenReuseInterval, 0);
 });
 
 for (
@@ -49,6 +53,9 @@ for (
     ["JWT_SECRET", "too-short"],
     ["BCRYPT_COST", "3"],
     ["ACCESS_TOKEN_TTL", "0"],
+    ["REFRESH_TOKEN_REUSE_INTERVAL", "-1"],
+    ["REFRESH_TOKEN_REUSE_INTERVAL", "ten"],
+    ["REFRESH_TOKEN_REUSE_INTERVAL", "601"],
     ["SSE_MAX_CLIENTS", "-1"],
     ["BROADCAST_INTERVAL_MS", "1.5"],
     ["CORS_ORIGINS", "https://a.example/path"],

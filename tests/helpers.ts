@@ -7,7 +7,7 @@ import { Redis } from "ioredis";
 import postgres, { type Sql } from "postgres";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { openRuntime, type Runtime } from "../src/runtime.ts";
+import { openRuntime, type Runtime, type RuntimeOptions } from "../src/runtime.ts";
 import {
   ADMIN_DATABASE_URL,
   databaseUrl,
@@ -68,6 +68,7 @@ export function randomPrefix(): string {
 /** Deletes every key under `prefix`. */
 export async function clearRedisPrefix(prefix: string, url = REDIS_URL): Promise<void> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
   try {
     await redis.connect();
     let cursor = "0";
@@ -133,30 +134,43 @@ export interface TestApp {
   readonly db: TestDatabase;
   readonly prefix: string;
   readonly env: Record<string, string>;
+  /** A Redis connection for the test's own checks (on the app's REDIS_URL, or the test Redis). */
+  readonly redis: Redis;
   /** Sends a request through the whole middleware stack; `body` is sent as JSON. */
   call(method: string, path: string, options?: CallOptions): Promise<Response>;
   close(): Promise<void>;
 }
 
-/** Opens the app on a fresh database; `overrides` are environment variables. */
-export async function openTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * Opens the app on a fresh database; `overrides` are environment variables (`REDIS_URL: ""` for
+ * one instance without Redis); `options` are the runtime's (a clock).
+ */
+export async function openTestApp(
+  overrides: Record<string, string> = {},
+  options: RuntimeOptions = {},
+): Promise<TestApp> {
   const db = await createTestDatabase();
   const prefix = randomPrefix();
   const env = testEnv(db, prefix, overrides);
-  const rt = await openRuntime(loadConfig(env, 2));
+  const rt = await openRuntime(loadConfig(env, 2), undefined, options);
   const app = createApp(rt);
+  const redisUrl = env.REDIS_URL || REDIS_URL;
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  redis.on("error", () => {});
   return {
     rt,
     db,
     prefix,
     env,
+    redis,
     call(method, path, options = {}) {
       return Promise.resolve(app.request(path, { method, ...requestInit(options) }));
     },
     async close() {
       await rt.close();
+      redis.disconnect();
       await db.drop();
-      await clearRedisPrefix(prefix);
+      await clearRedisPrefix(prefix, redisUrl).catch(() => {});
     },
   };
 }

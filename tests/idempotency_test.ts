@@ -93,7 +93,7 @@ Deno.test("[idempotency] racing requests with one key: one 201, the rest 200, on
       SELECT total_points AS total FROM score_ledger WHERE account_id = ${session.account.id}`;
     assert.equal(total, 9);
     assert.equal(
-      await t.rt.redis.zscore(`${t.prefix}leaderboard`, String(session.account.id)),
+      await t.redis.zscore(`${t.prefix}leaderboard`, String(session.account.id)),
       "9",
     );
   } finally {

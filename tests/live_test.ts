@@ -289,6 +289,8 @@ Deno.test("[live] a client that stops reading is dropped", async () => {
       }));
       await watching;
       assert.ok(dropped, "the slow client was dropped");
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /^scoreboard_sse_slow_readers_dropped_total 1$/m);
       // The client that reads was kept, and is still served.
       await reading;
       await (await complete(api, sessions[0].accessToken, slug)).body?.cancel();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { complete, createAction, openTestApp, problem, register } from "./helpers.ts";
+import { ADMIN_TOKEN, complete, createAction, openTestApp, problem, register } from "./helpers.ts";
 
 Deno.test("[completions] GET /me/completions pages newest first with nextBefore", async () => {
   const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
@@ -80,6 +80,32 @@ Deno.test("[completions] GET /me/completions refuses bad limit and before with 4
     const anon = await t.call("GET", "/me/completions");
     assert.equal(anon.status, 401);
     await anon.body?.cancel();
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] history shows each action's current label, retired actions included", async () => {
+  const t = await openTestApp();
+  try {
+    const { slug } = await createAction(t, 4);
+    const session = await register(t);
+    const made = await (await complete(t, session.accessToken, slug)).json();
+    assert.equal(made.completion.actionLabel, `Action ${slug}`);
+    const renamed = await t.call("PATCH", `/admin/actions/${slug}`, {
+      token: ADMIN_TOKEN,
+      body: { label: "Daily check-in" },
+    });
+    assert.equal(renamed.status, 200);
+    await renamed.body?.cancel();
+    assert.equal(
+      (await t.call("DELETE", `/admin/actions/${slug}`, { token: ADMIN_TOKEN })).status,
+      204,
+    );
+
+    const list = await (await t.call("GET", "/me/completions", { token: session.accessToken }))
+      .json();
+    assert.deepEqual(list.completions, [{ ...made.completion, actionLabel: "Daily check-in" }]);
   } finally {
     await t.close();
   }

@@ -9,6 +9,10 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again, empty, on the same port. */
   start(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing answers. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
 }
 
 function freePort(): number {
@@ -60,10 +64,13 @@ export async function startTestRedis(): Promise<TestRedis> {
     url,
     async stop() {
       if (!child) return;
+      child.kill("SIGCONT");
       child.kill("SIGKILL");
       await child.status;
       child = undefined;
     },
     start,
+    pause: () => child?.kill("SIGSTOP"),
+    resume: () => child?.kill("SIGCONT"),
   };
 }

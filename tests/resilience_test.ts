@@ -5,8 +5,10 @@ import {
   accountsWith,
   complete,
   createAction,
+  createTestDatabase,
   eventually,
   openTestApp,
+  REDIS_URL,
   register,
 } from "./helpers.ts";
 import { startTestRedis } from "./redis_server.ts";
@@ -35,13 +37,13 @@ Deno.test("[resilience] completions commit while Redis is away, and the set is r
     const me = await (await t.call("GET", "/me", { token: y.accessToken })).json();
     assert.equal(me.rank, 2);
     const ready = await t.call("GET", "/readyz");
-    assert.equal(ready.status, 503);
-    await ready.body?.cancel();
+    assert.equal(ready.status, 200);
+    assert.equal((await ready.json()).redis, "down");
 
     // Redis comes back empty: the set is rebuilt with everything PostgreSQL holds.
     await redis.start();
     await eventually(async () => {
-      const scores = await t.rt.redis.zrevrange(`${t.prefix}leaderboard`, 0, -1, "WITHSCORES")
+      const scores = await t.redis.zrevrange(`${t.prefix}leaderboard`, 0, -1, "WITHSCORES")
         .catch(() => []);
       return scores.join() === [x.account.id, 40, y.account.id, 10].join();
     }, 10_000);
@@ -62,15 +64,13 @@ Deno.test("[resilience] a completion whose Redis write fails is repaired when Re
     await (await complete(t, session.accessToken, slug)).body?.cancel();
     const key = `${t.prefix}leaderboard`;
     // Redis refuses writes (as when it runs out of memory) but stays connected.
-    await t.rt.redis.config("SET", "min-replicas-to-write", "1");
+    await t.redis.config("SET", "min-replicas-to-write", "1");
     const res = await complete(t, session.accessToken, slug);
     assert.equal(res.status, 201);
     assert.equal((await res.json()).totalPoints, 10);
-    assert.equal(await t.rt.redis.zscore(key, String(session.account.id)), "5");
-    await t.rt.redis.config("SET", "min-replicas-to-write", "0");
-    await eventually(async () =>
-      (await t.rt.redis.zscore(key, String(session.account.id))) === "10"
-    );
+    assert.equal(await t.redis.zscore(key, String(session.account.id)), "5");
+    await t.redis.config("SET", "min-replicas-to-write", "0");
+    await eventually(async () => (await t.redis.zscore(key, String(session.account.id))) === "10");
   } finally {
     await t.close();
     await redis.stop();
@@ -83,17 +83,17 @@ Deno.test("[resilience] an instance that starts and finds the set missing rebuil
     const [x, y] = await accountsWith(t, [3, 6]);
     await t.call("DELETE", "/me", { token: x.accessToken });
     const key = `${t.prefix}leaderboard`;
-    await t.rt.redis.del(key, `${t.prefix}leaderboard:deleted`);
+    await t.redis.del(key, `${t.prefix}leaderboard:deleted`);
 
     const second = await openRuntime(loadConfig(t.env, 2));
     try {
-      await eventually(async () => (await t.rt.redis.zcard(key)) === 1);
-      assert.deepEqual(await t.rt.redis.zrange(key, 0, -1, "WITHSCORES"), [
+      await eventually(async () => (await t.redis.zcard(key)) === 1);
+      assert.deepEqual(await t.redis.zrange(key, 0, -1, "WITHSCORES"), [
         String(y.account.id),
         "6",
       ]);
       // the deleted account is remembered, so that a late write cannot bring it back
-      assert.equal(await t.rt.redis.sismember(`${t.prefix}leaderboard:deleted`, x.account.id), 1);
+      assert.equal(await t.redis.sismember(`${t.prefix}leaderboard:deleted`, x.account.id), 1);
     } finally {
       await second.close();
     }
@@ -110,7 +110,7 @@ Deno.test("[resilience] the cached top 10 spares Redis a round trip per request"
     const session = await register(t);
     await (await complete(t, session.accessToken, slug)).body?.cancel();
     const stats = async () => {
-      const info = await t.rt.redis.info("commandstats");
+      const info = await t.redis.info("commandstats");
       return Number(/cmdstat_evalsha:calls=(\d+)/.exec(info)?.[1] ?? 0) +
         Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
     };
@@ -136,8 +136,8 @@ Deno.test("[resilience] deno task leaderboard:rebuild replaces a corrupted set",
   try {
     const [x, y] = await accountsWith(t, [4, 8]);
     const key = `${t.prefix}leaderboard`;
-    await t.rt.redis.zadd(key, 999, "424242");
-    await t.rt.redis.zadd(key, 1, String(y.account.id));
+    await t.redis.zadd(key, 999, "424242");
+    await t.redis.zadd(key, 1, String(y.account.id));
 
     const run = await new Deno.Command(Deno.execPath(), {
       args: ["task", "leaderboard:rebuild"],
@@ -148,8 +148,8 @@ Deno.test("[resilience] deno task leaderboard:rebuild replaces a corrupted set",
     }).output();
     const out = new TextDecoder().decode(run.stdout);
     assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
-    assert.match(out, new RegExp(`rebuilt ${key} from 2 ledger rows`));
-    assert.deepEqual(await t.rt.redis.zrevrange(key, 0, -1, "WITHSCORES"), [
+    assert.match(out, new RegExp(`rebuilt the boards of ${key} from \\d+ rows`));
+    assert.deepEqual(await t.redis.zrevrange(key, 0, -1, "WITHSCORES"), [
       String(y.account.id),
       "8",
       String(x.account.id),
@@ -157,5 +157,44 @@ Deno.test("[resilience] deno task leaderboard:rebuild replaces a corrupted set",
     ]);
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("[resilience] deno task leaderboard:rebuild: --help, and one clear line when a store does not answer", async () => {
+  const db = await createTestDatabase();
+  try {
+    const run = async (args: string[], env: Record<string, string>) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "-q", "leaderboard:rebuild", ...args],
+        cwd: new URL("../", import.meta.url),
+        env: { NO_COLOR: "1", ...env },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes).trim();
+      return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+    };
+    const help = await run(["--help"], {});
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: deno task leaderboard:rebuild/);
+
+    const noRedis = await run([], { DATABASE_URL: db.url, REDIS_URL: "redis://127.0.0.1:1" });
+    assert.equal(noRedis.code, 69);
+    assert.deepEqual(noRedis.stderr.split("\n").length, 1, noRedis.stderr);
+    assert.match(noRedis.stderr, /Redis at redis:\/\/127\.0\.0\.1:1 does not answer/);
+
+    const noPostgres = await run([], {
+      DATABASE_URL: "postgres://someone:hunter2hunter2@127.0.0.1:1/scoreboard",
+      REDIS_URL,
+    });
+    assert.equal(noPostgres.code, 69);
+    assert.deepEqual(noPostgres.stderr.split("\n").length, 1, noPostgres.stderr);
+    assert.match(
+      noPostgres.stderr,
+      /PostgreSQL at postgres:\/\/127\.0\.0\.1:1\/scoreboard does not/,
+    );
+    assert.ok(!noPostgres.stderr.includes("hunter2"), "no password in the message");
+  } finally {
+    await db.drop();
   }
 });

@@ -82,7 +82,8 @@ export async function startServer(env: Record<string, string>): Promise<TestServ
 
   const port = await Promise.race([
     listening,
-    exited.then((status) => {
+    exited.then(async (status) => {
+      await pumped;
       throw new Error(`server exited with ${status.code} before listening:\n${logs.join("\n")}`);
     }),
   ]);

@@ -27,6 +27,11 @@ export async function openStream(
 ): Promise<SseStream> {
   const controller = new AbortController();
   const response = await fetch(url, { headers, signal: controller.signal });
+  return await readStream(response, () => controller.abort());
+}
+
+/** Reads the events of a stream's response (from `fetch` or an in-process app). */
+export async function readStream(response: Response, abort = () => {}): Promise<SseStream> {
   if (!response.ok || !response.body) {
     throw new Error(`stream: ${response.status} ${await response.text()}`);
   }
@@ -34,6 +39,7 @@ export async function openStream(
   const queue: SseEvent[] = [];
   let buffered = "";
   let done = false;
+  let pending: Promise<ReadableStreamReadResult<string>> | undefined;
 
   function parse(block: string): SseEvent | undefined {
     const event: SseEvent = { event: "message", data: "" };
@@ -61,7 +67,10 @@ export async function openStream(
       timer = setTimeout(() => reject(new Error(`no event within ${ms} ms`)), ms);
     });
     try {
-      const { value, done: end } = await Promise.race([reader.read(), timeout]);
+      // A read that times out is kept for the next pull: its chunk must not be lost.
+      pending ??= reader.read();
+      const { value, done: end } = await Promise.race([pending, timeout]);
+      pending = undefined;
       if (end) {
         done = true;
         return;
@@ -105,7 +114,7 @@ export async function openStream(
       }
     },
     async close() {
-      controller.abort();
+      abort();
       await reader.cancel().catch(() => {});
     },
   };

@@ -9,12 +9,19 @@ import { RateLimiterRes } from "rate-limiter-flexible";
 import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
 import { redisLimiter } from "../http/rate_limiter.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
-import { totalOf } from "../leaderboard/queries.ts";
+import type { Clock } from "../leaderboard/periods.ts";
+import { totalsOf } from "../leaderboard/queries.ts";
 import * as q from "./queries.ts";
 
 /** API.md's `Completion`. */
 export interface Completion {
-  completion: { id: number; action: string; pointsEarned: number; completedAt: string };
+  completion: {
+    id: number;
+    action: string;
+    actionLabel: string;
+    pointsEarned: number;
+    completedAt: string;
+  };
   totalPoints: number;
   rank: number | null;
 }
@@ -28,10 +35,14 @@ export interface CompletionResult {
 /** What the service needs. */
 export interface CompletionsDeps {
   sql: Sql;
-  redis: Redis;
+  /** null: one instance on its own, the rate limit in memory. */
+  redis: Redis | null;
   prefix: string;
   leaderboard: Leaderboard;
+  clock: Clock;
   perSecond: number;
+  /** A completion was refused with 429. */
+  onLimited?(): void;
 }
 
 /** A log row as the API shows it. */
@@ -39,6 +50,7 @@ export function toCompletionItem(row: q.CompletionRow): Completion["completion"]
   return {
     id: row.id,
     action: row.slug,
+    actionLabel: row.label,
     pointsEarned: row.points_earned,
     completedAt: row.completed_at.toISOString(),
   };
@@ -60,6 +72,7 @@ export function createCompletions(deps: CompletionsDeps) {
       await limiter.consume(String(accountId));
     } catch (error) {
       if (!(error instanceof RateLimiterRes)) throw error;
+      deps.onLimited?.();
       throw tooManyRequests(error.msBeforeNext, "Too many completions; slow down.");
     }
   }
@@ -76,26 +89,37 @@ export function createCompletions(deps: CompletionsDeps) {
         detail: `This Idempotency-Key was used to complete "${original.slug}", not "${slug}".`,
       });
     }
-    const total = await totalOf(sql, accountId);
+    const { all: total } = await totalsOf(sql, accountId, leaderboard.windows());
     if (total === undefined) {
       throw unauthorized("The access token's account no longer exists.", true);
     }
+    const { all: rank } = await leaderboard.ranks(accountId, { all: total });
     return {
       status: 200,
-      body: {
-        completion: toCompletionItem(original),
-        totalPoints: total,
-        rank: await leaderboard.rankOf(accountId, total),
-      },
+      body: { completion: toCompletionItem(original), totalPoints: total, rank },
     };
   }
 
   return {
-    async complete(accountId: number, slug: string, key: string | null): Promise<CompletionResult> {
+    /** `sessionId`: the access token's session (null without one), checked in the statement. */
+    async complete(
+      accountId: number,
+      slug: string,
+      key: string | null,
+      sessionId: number | null,
+    ): Promise<CompletionResult> {
       await limit(accountId);
+      const now = deps.clock.now();
       let inserted: q.Inserted | undefined;
       try {
-        inserted = await q.insertCompletion(sql, { accountId, slug, key });
+        inserted = await q.insertCompletion(sql, {
+          accountId,
+          sessionId,
+          slug,
+          key,
+          at: new Date(now),
+          windows: leaderboard.windows(now),
+        });
       } catch (error) {
         if (error instanceof postgres.PostgresError && error.code === OVERFLOW) {
           throw new Problem(409, {
@@ -106,12 +130,12 @@ export function createCompletions(deps: CompletionsDeps) {
         throw error;
       }
       if (!inserted) {
-        const obstacle = await q.completionObstacle(sql, { accountId, slug, key });
+        const obstacle = await q.completionObstacle(sql, { accountId, sessionId, slug, key });
         switch (obstacle.kind) {
           case "replay":
             return await replay(accountId, slug, obstacle.original);
           case "account":
-            throw unauthorized("The access token's account no longer exists.", true);
+            throw unauthorized("The access token's account or session no longer exists.", true);
           case "missing":
             throw new Problem(404, { kind: "unknown-action", detail: `No action "${slug}".` });
           case "retired":
@@ -121,7 +145,17 @@ export function createCompletions(deps: CompletionsDeps) {
             });
         }
       }
-      const rank = await leaderboard.record(accountId, inserted.total_points);
+      const rank = await leaderboard.record({
+        accountId,
+        username: inserted.username,
+        at: inserted.completed_at,
+        totals: {
+          all: inserted.total_points,
+          day: inserted.day_points,
+          week: inserted.week_points,
+          month: inserted.month_points,
+        },
+      });
       return {
         status: 201,
         body: {

@@ -1,5 +1,7 @@
 /** SQL of the actions catalogue, completions and their idempotency keys. */
+import { liveSession } from "../auth/queries.ts";
 import type { Db } from "../db/mod.ts";
+import { isoDate, type Window } from "../leaderboard/periods.ts";
 
 /** A row of `actions`. */
 export interface ActionRow {
@@ -55,42 +57,62 @@ export async function retireAction(db: Db, slug: string): Promise<ActionRow | un
   return row;
 }
 
-/** A completion as stored, with its action's slug. */
+/** A completion as stored, with its action's slug and current label. */
 export interface CompletionRow {
   id: number;
   slug: string;
+  label: string;
   points_earned: number;
   completed_at: Date;
 }
 
-/** What `insertCompletion` wrote. */
+/** What `insertCompletion` wrote: the log row and the account's new totals. */
 export interface Inserted extends CompletionRow {
+  username: string;
   total_points: number;
+  day_points: number;
+  week_points: number;
+  month_points: number;
+}
+
+/** A completion to make: who, what, when, and the windows (day, week, month) `at` falls in. */
+export interface NewCompletion {
+  accountId: number;
+  /** The access token's session, or null for a token without one. */
+  sessionId: number | null;
+  slug: string;
+  key: string | null;
+  at: Date;
+  windows: { day: Window; week: Window; month: Window };
 }
 
 /**
  * Completes an action in one statement, which PostgreSQL runs as one transaction: it checks that
  * the account is active (holding it so until commit, against a concurrent deletion) and that the
  * action is active, claims the idempotency key, logs the completion with the action's current
- * point value and adds it to the ledger — all of it, or nothing.
+ * point value and adds it to the ledger and to the account's day, week and month — all of it,
+ * or nothing. The access token's session, when it names one, must be live too: ending a session
+ * stops its tokens here without a query more.
  *
  * The key is claimed before anything is written (with the log row's id drawn ahead), so that a
  * request racing another with the same key waits for it and then writes nothing. Foreign keys
  * are checked at the end of the statement, once both rows exist.
  *
- * No row: the account or the action is not active, or the key is taken (`completionObstacle`).
+ * No row: the account, its session or the action is not active, or the key is taken
+ * (`completionObstacle`).
  */
 export async function insertCompletion(
   db: Db,
-  completion: { accountId: number; slug: string; key: string | null },
+  completion: NewCompletion,
 ): Promise<Inserted | undefined> {
-  const { accountId, slug, key } = completion;
+  const { accountId, sessionId, slug, key, at, windows } = completion;
   const [row] = await db<Inserted[]>`
     WITH account AS (
-      SELECT id FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
+      SELECT id, username FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
+        AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
       FOR SHARE
     ), action AS (
-      SELECT id, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
+      SELECT id, label, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
     ), drawn AS (
       SELECT nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id
       FROM account, action
@@ -104,8 +126,9 @@ export async function insertCompletion(
       UNION ALL
       SELECT id FROM drawn WHERE ${key}::text IS NULL
     ), logged AS (
-      INSERT INTO action_log (id, account_id, action_id, points_earned)
-      SELECT go.id, account.id, action.id, action.point_value FROM go, account, action
+      INSERT INTO action_log (id, account_id, action_id, points_earned, completed_at)
+      SELECT go.id, account.id, action.id, action.point_value, ${at}::timestamptz
+      FROM go, account, action
       RETURNING id, account_id, points_earned, completed_at
     ), ledger AS (
       INSERT INTO score_ledger AS s (account_id, total_points)
@@ -113,10 +136,23 @@ export async function insertCompletion(
       ON CONFLICT (account_id) DO UPDATE
         SET total_points = s.total_points + EXCLUDED.total_points, last_activity_at = NOW()
       RETURNING total_points
+    ), periods AS (
+      INSERT INTO period_scores AS p (period, starts_at, account_id, total_points)
+      SELECT w.period, w.starts_at, logged.account_id, logged.points_earned
+      FROM logged, (VALUES ('day', ${isoDate(windows.day.start!)}::date),
+                           ('week', ${isoDate(windows.week.start!)}::date),
+                           ('month', ${isoDate(windows.month.start!)}::date))
+                   AS w (period, starts_at)
+      ON CONFLICT (period, starts_at, account_id) DO UPDATE
+        SET total_points = p.total_points + EXCLUDED.total_points
+      RETURNING period, total_points
     )
-    SELECT logged.id, ${slug}::text AS slug, logged.points_earned, logged.completed_at,
-           ledger.total_points
-    FROM logged, ledger`;
+    SELECT logged.id, ${slug}::text AS slug, action.label, logged.points_earned,
+           logged.completed_at, account.username, ledger.total_points,
+           (SELECT total_points FROM periods WHERE period = 'day') AS day_points,
+           (SELECT total_points FROM periods WHERE period = 'week') AS week_points,
+           (SELECT total_points FROM periods WHERE period = 'month') AS month_points
+    FROM logged, ledger, account, action`;
   return row;
 }
 
@@ -125,14 +161,16 @@ export type Obstacle =
   | { kind: "account" | "missing" | "retired" }
   | { kind: "replay"; original: CompletionRow };
 
-/** Finds out why a completion wrote nothing. */
+/** Finds out why a completion wrote nothing; an ended session is as gone as a deleted account. */
 export async function completionObstacle(
   db: Db,
-  completion: { accountId: number; slug: string; key: string | null },
+  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key">,
 ): Promise<Obstacle> {
-  const { accountId, slug, key } = completion;
+  const { accountId, sessionId, slug, key } = completion;
   const [row] = await db<{ active: boolean; retired: boolean | null }[]>`
-    SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL) AS active,
+    SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL)
+             AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
+             AS active,
            (SELECT retired_at IS NOT NULL FROM actions WHERE slug = ${slug}) AS retired`;
   if (!row.active) return { kind: "account" };
   const original = key === null ? undefined : await completionByKey(db, accountId, key);
@@ -147,7 +185,7 @@ export async function completionByKey(
   key: string,
 ): Promise<CompletionRow | undefined> {
   const [row] = await db<CompletionRow[]>`
-    SELECT l.id, a.slug, l.points_earned, l.completed_at
+    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at
     FROM completion_idempotency_keys k
     JOIN action_log l ON l.id = k.action_log_id
     JOIN actions a ON a.id = l.action_id
@@ -163,7 +201,7 @@ export async function completionsPage(
   before: number | null,
 ): Promise<CompletionRow[]> {
   return await db<CompletionRow[]>`
-    SELECT l.id, a.slug, l.points_earned, l.completed_at
+    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at
     FROM action_log l JOIN actions a ON a.id = l.action_id
     WHERE l.account_id = ${accountId} AND (${before}::int IS NULL OR l.id < ${before}::int)
     ORDER BY l.id DESC

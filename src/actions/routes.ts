@@ -5,6 +5,7 @@ import { requireAccount, requireToken } from "../auth/middleware.ts";
 import type { AccessTokens } from "../auth/tokens.ts";
 import { uniqueViolation } from "../db/mod.ts";
 import type { AppEnv } from "../http/env.ts";
+import type { Audit } from "../ops/audit.ts";
 import { Problem, validationProblem } from "../http/problem.ts";
 import { fieldErrors, jsonBody, queryParams } from "../http/validation.ts";
 import type { Completions } from "./completions.ts";
@@ -59,7 +60,12 @@ export function actionRoutes(deps: { sql: Sql; tokens: AccessTokens; completions
         }
         key = parsed.data;
       }
-      const result = await completions.complete(c.get("accountId"), slug, key);
+      const result = await completions.complete(
+        c.get("accountId"),
+        slug,
+        key,
+        c.get("sessionId"),
+      );
       return c.json(result.body, result.status);
     });
 }
@@ -76,8 +82,8 @@ export function myCompletionRoutes(
 }
 
 /** GET, POST /admin/actions; PATCH, DELETE /admin/actions/{slug} (behind `requireOperator`). */
-export function adminActionRoutes(deps: { sql: Sql }) {
-  const { sql } = deps;
+export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
+  const { sql, audit } = deps;
   return new Hono<AppEnv>()
     .get("/", async (c) => {
       const rows = await q.listActions(sql, true);
@@ -87,6 +93,7 @@ export function adminActionRoutes(deps: { sql: Sql }) {
       const body = c.req.valid("json");
       try {
         const row = await q.insertAction(sql, body);
+        audit("action.created", { slug: row.slug, label: row.label, pointValue: row.point_value });
         c.header("location", `/admin/actions/${row.slug}`);
         return c.json(toAction(row), 201);
       } catch (error) {
@@ -99,13 +106,21 @@ export function adminActionRoutes(deps: { sql: Sql }) {
     })
     .patch("/:slug", jsonBody(updateActionBody), async (c) => {
       const slug = slugParam(c.req.param("slug"));
-      const row = await q.updateAction(sql, slug, c.req.valid("json"));
+      const change = c.req.valid("json");
+      const row = await q.updateAction(sql, slug, change);
       if (!row) throw unknownAction(slug);
+      audit("action.changed", {
+        slug,
+        label: change.label ?? null,
+        pointValue: change.pointValue ?? null,
+      });
       return c.json(toAction(row));
     })
     .delete("/:slug", async (c) => {
       const slug = slugParam(c.req.param("slug"));
-      if (!(await q.retireAction(sql, slug))) throw unknownAction(slug);
+      const row = await q.retireAction(sql, slug);
+      if (!row) throw unknownAction(slug);
+      audit("action.retired", { slug, retiredAt: row.retired_at!.toISOString() });
       return c.body(null, 204);
     });
 }

@@ -15,11 +15,16 @@ import { redisLimiter } from "../http/rate_limiter.ts";
 
 /** Options of `createLoginLimiter`. */
 export interface LoginLimiterOptions {
-  redis: Redis;
+  /** null: one instance on its own, counters in memory. */
+  redis: Redis | null;
   prefix: string;
   perEmail: number;
   perAddress: number;
   windowSeconds: number;
+  /** An attempt was refused with 429 because a limit is spent. */
+  onRefused?(by: "email" | "address"): void;
+  /** A failure spent a limit: the email (its key, a hash) or the address is locked out. */
+  onLocked?(by: "email" | "address", key: string): void;
 }
 
 /** Guards login attempts. */
@@ -66,28 +71,43 @@ export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
   });
   const serial = serialiser();
 
-  /** Milliseconds until the spent limit frees up, or 0 when neither is spent. */
-  async function wait(emailId: string, address: string): Promise<number> {
+  /** Milliseconds until the spent limit frees up and which one, or 0 when neither is spent. */
+  async function wait(emailId: string, address: string) {
     const spent = (res: RateLimiterRes | null, points: number) =>
       res !== null && res.consumedPoints >= points ? res.msBeforeNext : 0;
     const [email, from] = await Promise.all([byEmail.get(emailId), byAddress.get(address)]);
-    return Math.max(spent(email, options.perEmail), spent(from, options.perAddress));
+    const byEmailMs = spent(email, options.perEmail);
+    const byAddressMs = spent(from, options.perAddress);
+    return {
+      ms: Math.max(byEmailMs, byAddressMs),
+      by: byEmailMs >= byAddressMs ? "email" as const : "address" as const,
+    };
+  }
+
+  /** Counts a failure against one limit, reporting the failure that spends it. */
+  async function fail(by: "email" | "address", key: string): Promise<void> {
+    const [limiter, points] = by === "email"
+      ? [byEmail, options.perEmail]
+      : [byAddress, options.perAddress];
+    // A rejection only means the count went past the limit: the lock-out was reported then.
+    const res = await limiter.consume(key).catch(() => null);
+    if (res?.consumedPoints === points) options.onLocked?.(by, key);
   }
 
   return {
     guard(email, address, attempt) {
       const emailId = emailKey(email);
       return serial(emailId, async () => {
-        const ms = await wait(emailId, address);
+        const { ms, by } = await wait(emailId, address);
         if (ms > 0) {
+          options.onRefused?.(by);
           throw tooManyRequests(ms, "Too many failed sign-ins; try again after Retry-After.");
         }
         const ok = await attempt();
         if (ok) {
           await byEmail.delete(emailId);
         } else {
-          // A rejection here only means the count went past the limit: nothing to report.
-          await Promise.allSettled([byEmail.consume(emailId), byAddress.consume(address)]);
+          await Promise.all([fail("email", emailId), fail("address", address)]);
         }
         return ok;
       });

@@ -16,30 +16,39 @@ export function bearerToken(header: string | undefined): string {
   return match[1];
 }
 
-async function verifiedAccountId(tokens: AccessTokens, header: string | undefined) {
-  const accountId = await tokens.verify(bearerToken(header));
-  if (accountId === null) throw unauthorized("The access token is not valid.", true);
-  return accountId;
+async function verifiedSubject(tokens: AccessTokens, header: string | undefined) {
+  const subject = await tokens.verify(bearerToken(header));
+  if (subject === null) throw unauthorized("The access token is not valid.", true);
+  return subject;
 }
 
 /**
- * Verifies the access token and sets `accountId`. It does not look the account up: a route that
- * uses this alone must refuse deleted accounts itself (the completion transaction does).
+ * Verifies the access token and sets `accountId` and `sessionId`. It does not look the account
+ * or the session up: a route that uses this alone must refuse deleted accounts and ended sessions
+ * itself (the completion statement does).
  */
 export function requireToken(tokens: AccessTokens) {
   return createMiddleware<AppEnv>(async function authenticate(c, next) {
-    c.set("accountId", await verifiedAccountId(tokens, c.req.header("authorization")));
+    const { accountId, sessionId } = await verifiedSubject(tokens, c.req.header("authorization"));
+    c.set("accountId", accountId);
+    c.set("sessionId", sessionId);
     await next();
   });
 }
 
-/** Verifies the access token and that its account is active; sets `accountId` and `account`. */
+/**
+ * Verifies the access token, and in one query that its account is active and its session (if it
+ * names one) has not ended; sets `accountId`, `sessionId` and `account`.
+ */
 export function requireAccount(tokens: AccessTokens, sql: Sql) {
   return createMiddleware<AppEnv>(async function authenticateAccount(c, next) {
-    const accountId = await verifiedAccountId(tokens, c.req.header("authorization"));
-    const account = await findActiveAccount(sql, accountId);
-    if (!account) throw unauthorized("The access token's account no longer exists.", true);
+    const { accountId, sessionId } = await verifiedSubject(tokens, c.req.header("authorization"));
+    const account = await findActiveAccount(sql, accountId, sessionId);
+    if (!account) {
+      throw unauthorized("The access token's account or session no longer exists.", true);
+    }
     c.set("accountId", accountId);
+    c.set("sessionId", sessionId);
     c.set("account", account);
     await next();
   });

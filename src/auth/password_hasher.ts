@@ -16,8 +16,10 @@ export interface PasswordHasher {
 export interface PasswordHasherOptions {
   workers: number;
   cost: number;
-  /** Called as each job is handed to a worker (for metrics). */
-  onJob?: (op: BcryptRequest["op"]) => void;
+  /** Called as each job is handed to a worker, with how long it waited (for metrics). */
+  onJob?: (op: BcryptRequest["op"], waitedSeconds: number) => void;
+  /** Called when the number of jobs waiting for a worker changes. */
+  onQueue?: (length: number) => void;
 }
 
 type Pending = { resolve(value: string | boolean): void; reject(error: Error): void };
@@ -30,7 +32,7 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
   const idle: Worker[] = [];
   const busy = new Map<Worker, number>();
   const pending = new Map<number, Pending>();
-  const queue: BcryptJob[] = [];
+  const queue: (BcryptJob & { queuedAt: number })[] = [];
   let nextId = 1;
   let closed = false;
 
@@ -62,11 +64,18 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     release(worker);
   }
 
+  function dispatch(worker: Worker, job: BcryptJob, queuedAt: number): void {
+    busy.set(worker, job.id);
+    options.onJob?.(job.op, (performance.now() - queuedAt) / 1000);
+    worker.postMessage(job);
+  }
+
   function release(worker: Worker): void {
-    const job = queue.shift();
-    if (job) {
-      busy.set(worker, job.id);
-      worker.postMessage(job);
+    const next = queue.shift();
+    if (next) {
+      options.onQueue?.(queue.length);
+      const { queuedAt, ...job } = next;
+      dispatch(worker, job as BcryptJob, queuedAt);
     } else {
       idle.push(worker);
     }
@@ -77,14 +86,14 @@ export function createPasswordHasher(options: PasswordHasherOptions): PasswordHa
     const id = nextId++;
     return new Promise((resolve, reject) => {
       pending.set(id, { resolve, reject });
-      const job: BcryptJob = { ...request, id };
-      options.onJob?.(request.op);
+      const job = { ...request, id } as BcryptJob;
+      const queuedAt = performance.now();
       const worker = idle.pop();
       if (worker) {
-        busy.set(worker, id);
-        worker.postMessage(job);
+        dispatch(worker, job, queuedAt);
       } else {
-        queue.push(job);
+        queue.push({ ...job, queuedAt });
+        options.onQueue?.(queue.length);
       }
     });
   }

@@ -1,13 +1,15 @@
-/** Routes of API.md's "Accounts and sessions": /auth/* and /me. */
+/** Routes of API.md's "Accounts and sessions": /auth/*, /me, /me/password and /me/sessions. */
 import { Hono } from "hono";
+import { z } from "zod";
 import type { Sql } from "postgres";
 import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
-import { jsonBody } from "../http/validation.ts";
+import { intParam, jsonBody, MAX_ID, pathParams } from "../http/validation.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
-import { totalOf } from "../leaderboard/queries.ts";
+import type { Period } from "../leaderboard/periods.ts";
+import { totalsOf } from "../leaderboard/queries.ts";
 import { requireAccount } from "./middleware.ts";
-import { loginBody, refreshBody, registerBody } from "./schemas.ts";
+import { changePasswordBody, loginBody, refreshBody, registerBody } from "./schemas.ts";
 import { type Sessions, toAccount } from "./sessions.ts";
 import type { AccessTokens } from "./tokens.ts";
 
@@ -40,15 +42,57 @@ export function meRoutes(
   return new Hono<AppEnv>()
     .get("/", auth, async (c) => {
       const account = c.get("account");
-      const total = await totalOf(sql, account.id);
+      const totals = await totalsOf(sql, account.id, leaderboard.windows());
+      const ranks = await leaderboard.ranks(account.id, totals);
+      const standing = (period: Period) => ({
+        totalPoints: totals[period] ?? 0,
+        rank: ranks[period],
+      });
       return c.json({
         ...toAccount(account),
-        totalPoints: total ?? 0,
-        rank: total === undefined ? null : await leaderboard.rankOf(account.id, total),
+        ...standing("all"),
+        periods: { day: standing("day"), week: standing("week"), month: standing("month") },
       });
     })
     .delete("/", auth, async (c) => {
       await sessions.deleteAccount(c.get("accountId"));
+      return c.body(null, 204);
+    });
+}
+
+/** PUT /me/password. */
+export function passwordRoutes(
+  deps: { sessions: Sessions; tokens: AccessTokens; sql: Sql; trustedProxyHops: number },
+) {
+  return new Hono<AppEnv>()
+    .put("/", requireAccount(deps.tokens, deps.sql), jsonBody(changePasswordBody), async (c) => {
+      const caller = {
+        accountId: c.get("accountId"),
+        sessionId: c.get("sessionId"),
+        email: c.get("account").email,
+      };
+      const address = clientAddress(c, deps.trustedProxyHops);
+      await deps.sessions.changePassword(caller, c.req.valid("json"), address);
+      return c.body(null, 204);
+    });
+}
+
+const sessionParams = z.object({ id: intParam(1, MAX_ID) });
+
+/** GET /me/sessions, DELETE /me/sessions/{id}, DELETE /me/sessions. */
+export function mySessionRoutes(deps: { sessions: Sessions; tokens: AccessTokens; sql: Sql }) {
+  const { sessions } = deps;
+  const auth = requireAccount(deps.tokens, deps.sql);
+  return new Hono<AppEnv>()
+    .get("/", auth, async (c) => {
+      return c.json({ sessions: await sessions.list(c.get("accountId"), c.get("sessionId")) });
+    })
+    .delete("/:id", auth, pathParams(sessionParams), async (c) => {
+      await sessions.end(c.get("accountId"), c.req.valid("param").id);
+      return c.body(null, 204);
+    })
+    .delete("/", auth, async (c) => {
+      await sessions.endAll(c.get("accountId"));
       return c.body(null, 204);
     });
 }

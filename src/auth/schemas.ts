@@ -27,10 +27,19 @@ const password = z.string()
 /** POST /auth/register */
 export const registerBody = z.object({ username, email, password });
 
+/** A password given to be checked: only its shape; anything else is simply a wrong credential. */
+const givenPassword = z.string().min(1, "must not be empty").max(1024);
+
 /** POST /auth/login: only shapes are checked; anything else is simply a wrong credential. */
 export const loginBody = z.object({
   email: z.string().trim().toLowerCase().min(1, "must not be empty").max(255),
-  password: z.string().min(1, "must not be empty").max(1024),
+  password: givenPassword,
+});
+
+/** PUT /me/password: the new password follows registration's rules. */
+export const changePasswordBody = z.object({
+  currentPassword: givenPassword,
+  newPassword: password,
 });
 
 /** POST /auth/refresh and POST /auth/logout */

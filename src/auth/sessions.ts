@@ -1,9 +1,13 @@
-/** Accounts and sessions: registration, sign-in, refresh-token rotation, sign-out, deletion. */
+/**
+ * Accounts and sessions: registration, sign-in, refresh-token rotation with its reuse grace,
+ * sign-out, the list of one's sessions and their ending, password changes, deletion.
+ */
 import type { Sql } from "postgres";
 import { type Db, uniqueViolation } from "../db/mod.ts";
 
-import { Problem } from "../http/problem.ts";
+import { Problem, unauthorized } from "../http/problem.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
+import type { Audit } from "../ops/audit.ts";
 import type { LoginLimiter } from "./login_limiter.ts";
 import type { PasswordHasher } from "./password_hasher.ts";
 import * as q from "./queries.ts";
@@ -26,6 +30,15 @@ export interface Session {
   expiresIn: number;
 }
 
+/** API.md's `SessionInfo`. */
+export interface SessionInfo {
+  id: number;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  current: boolean;
+}
+
 /** What the session service needs. */
 export interface SessionDeps {
   sql: Sql;
@@ -34,6 +47,9 @@ export interface SessionDeps {
   limiter: LoginLimiter;
   leaderboard: Leaderboard;
   refreshTokenTtl: number;
+  /** Seconds during which a rotated refresh token still gets a new pair; 0: never. */
+  refreshTokenReuseInterval: number;
+  audit: Audit;
 }
 
 /** The account's public fields. */
@@ -58,24 +74,42 @@ const invalidRefreshToken = () =>
     detail: "The refresh token is not valid; sign in again.",
   });
 
+/** Thrown inside a transaction to roll it back and answer 401. */
+class InvalidRefreshToken extends Error {}
+
 /** Builds the service. */
 export function createSessions(deps: SessionDeps) {
-  const { sql, hasher, tokens, limiter, leaderboard } = deps;
+  const { sql, hasher, tokens, limiter, leaderboard, audit } = deps;
+  const ttlSeconds = deps.refreshTokenTtl;
 
-  async function issue(db: Db, account: q.AccountRow): Promise<Session> {
-    const refresh = newRefreshToken();
-    await q.insertRefreshToken(db, {
-      accountId: account.id,
-      hash: refresh.hash,
-      ttlSeconds: deps.refreshTokenTtl,
-    });
+  async function pair(account: q.AccountRow, sessionId: number, refreshToken: string) {
     return {
       account: toAccount(account),
-      accessToken: await tokens.sign(account.id),
-      refreshToken: refresh.token,
-      tokenType: "Bearer",
+      accessToken: await tokens.sign(account.id, sessionId),
+      refreshToken,
+      tokenType: "Bearer" as const,
       expiresIn: tokens.ttl,
     };
+  }
+
+  /** A new session (register, login) and its first pair. */
+  async function start(db: Db, account: q.AccountRow): Promise<Session> {
+    const refresh = newRefreshToken();
+    const sessionId = await q.insertSession(db, {
+      accountId: account.id,
+      hash: refresh.hash,
+      ttlSeconds,
+    });
+    return await pair(account, sessionId, refresh.token);
+  }
+
+  /** A new pair in a session the caller holds locked. */
+  async function resume(db: Db, account: q.AccountRow, sessionId: number): Promise<Session> {
+    const refresh = newRefreshToken();
+    if (!(await q.continueSession(db, { sessionId, hash: refresh.hash, ttlSeconds }))) {
+      throw new InvalidRefreshToken();
+    }
+    return await pair(account, sessionId, refresh.token);
   }
 
   return {
@@ -84,7 +118,7 @@ export function createSessions(deps: SessionDeps) {
       try {
         return await sql.begin(async (tx) => {
           const account = await q.insertAccount(tx, { ...input, passwordHash });
-          return await issue(tx, account);
+          return await start(tx, account);
         });
       } catch (error) {
         const constraint = uniqueViolation(error);
@@ -106,41 +140,130 @@ export function createSessions(deps: SessionDeps) {
         return matches && account !== undefined && account.deleted_at === null;
       });
       if (!ok || !account) throw invalidCredentials();
-      return await issue(sql, account);
+      return await start(sql, account);
     },
 
     /**
-     * Rotates a refresh token. A token that was already rotated or signed out is taken as stolen:
-     * every refresh token of its account is revoked (and the revocation is committed).
+     * Rotates a refresh token: a new pair in the same session. A token rotated less than the
+     * reuse interval ago gets a new pair too, and nothing is revoked (a retried request, two tabs
+     * refreshing at once). A token rotated longer ago, or signed out, is taken as stolen: every
+     * session of its account ends. A token whose session was ended otherwise is a plain 401.
      */
     async refresh(token: string) {
       const hash = hashRefreshToken(token);
-      const outcome = await sql.begin(async (tx) => {
-        const stored = await q.lockRefreshToken(tx, hash);
-        if (!stored || stored.account_deleted) return "invalid" as const;
-        if (stored.revoked) {
-          await q.revokeAllRefreshTokens(tx, stored.account_id);
-          return "reused" as const;
-        }
-        if (stored.expired) return "invalid" as const;
-        await q.revokeRefreshToken(tx, stored.id);
-        return await issue(tx, stored.account);
-      });
-      if (typeof outcome === "string") throw invalidRefreshToken();
+      let outcome: Session | { theft: number } | null;
+      try {
+        outcome = await sql.begin(async (tx) => {
+          if ((await q.lockSessionOf(tx, hash)) === undefined) return null;
+          const stored = await q.findRefreshToken(tx, hash, deps.refreshTokenReuseInterval);
+          if (!stored || stored.account_deleted) return null;
+          switch (stored.revoked_reason) {
+            case null:
+              if (stored.expired || stored.session_ended) return null;
+              await q.rotateRefreshToken(tx, stored.id);
+              return await resume(tx, stored.account, stored.session_id);
+            case "rotated":
+              if (!stored.in_grace) return { theft: stored.account_id };
+              if (stored.session_ended) return null;
+              return await resume(tx, stored.account, stored.session_id);
+            case "signed-out":
+              return { theft: stored.account_id };
+            case "session-ended":
+              return null;
+          }
+        });
+      } catch (error) {
+        if (error instanceof InvalidRefreshToken) throw invalidRefreshToken();
+        throw error;
+      }
+      if (outcome !== null && "theft" in outcome) {
+        // After the transaction, which holds one session locked: ending every session locks
+        // them all, and two such transactions could otherwise wait for each other.
+        const ended = await q.endSessions(sql, { accountId: outcome.theft });
+        audit("refresh-token.reused", { accountId: outcome.theft, sessionsEnded: ended.length });
+      }
+      if (outcome === null || "theft" in outcome) throw invalidRefreshToken();
       return outcome;
     },
 
-    /** Revokes the token if it is live. Idempotent: unknown and spent tokens are no error. */
+    /**
+     * Ends the session of the token (its other tokens too), whatever state the token is in.
+     * Idempotent: unknown tokens and ended sessions are no error.
+     */
     async logout(token: string) {
-      await q.revokeRefreshTokenByHash(sql, hashRefreshToken(token));
+      const hash = hashRefreshToken(token);
+      const found = await q.findRefreshTokenSession(sql, hash);
+      if (!found) return;
+      await q.endSessions(sql, { accountId: found.account_id, only: found.session_id }, hash);
     },
 
-    /** Soft-deletes the account, revokes its refresh tokens and takes it off the leaderboard. */
-    async deleteAccount(accountId: number) {
-      await sql.begin(async (tx) => {
-        await q.softDeleteAccount(tx, accountId);
-        await q.revokeAllRefreshTokens(tx, accountId);
+    /** The account's live sessions, newest first; `current` marks `currentId`. */
+    async list(accountId: number, currentId: number | null): Promise<SessionInfo[]> {
+      const rows = await q.liveSessions(sql, accountId);
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at.toISOString(),
+        lastUsedAt: row.last_used_at.toISOString(),
+        expiresAt: row.expires_at.toISOString(),
+        current: row.id === currentId,
+      }));
+    },
+
+    /** Ends one live session of the account; 404 when it has none with that id. */
+    async end(accountId: number, sessionId: number) {
+      const ended = await q.endSessions(sql, { accountId, only: sessionId });
+      if (ended.length === 0) {
+        throw new Problem(404, {
+          kind: "unknown-session",
+          detail: `You have no live session ${sessionId}.`,
+        });
+      }
+    },
+
+    /** Ends every session of the account (sign out everywhere). */
+    async endAll(accountId: number) {
+      const ended = await q.endSessions(sql, { accountId });
+      audit("sessions.ended", { accountId, sessionsEnded: ended.length });
+    },
+
+    /**
+     * Changes the password after checking the current one (a wrong one counts as a failed login
+     * for the account's email and the client's address), and ends every other session.
+     */
+    async changePassword(
+      caller: { accountId: number; sessionId: number | null; email: string },
+      input: { currentPassword: string; newPassword: string },
+      address: string,
+    ) {
+      const ok = await limiter.guard(caller.email, address, async () => {
+        const stored = await q.findPasswordHash(sql, caller.accountId);
+        const matches = await hasher.verify(input.currentPassword, stored ?? null);
+        return matches && stored !== undefined;
       });
+      if (!ok) {
+        throw new Problem(401, {
+          kind: "invalid-credentials",
+          detail: "The current password is not right.",
+        });
+      }
+      const passwordHash = await hasher.hash(input.newPassword);
+      const ended = await sql.begin(async (tx) => {
+        if (!(await q.updatePasswordHash(tx, caller.accountId, passwordHash))) {
+          throw unauthorized("The access token's account no longer exists.", true);
+        }
+        return await q.endSessions(tx, { accountId: caller.accountId, except: caller.sessionId });
+      });
+      audit("password.changed", { accountId: caller.accountId, sessionsEnded: ended.length });
+    },
+
+    /** Soft-deletes the account, ends its sessions and takes it off the leaderboard. */
+    async deleteAccount(accountId: number) {
+      const deleted = await sql.begin(async (tx) => {
+        const deleted = await q.softDeleteAccount(tx, accountId);
+        await q.endSessions(tx, { accountId });
+        return deleted;
+      });
+      if (deleted) audit("account.deleted", { accountId });
       await leaderboard.remove(accountId);
     },
   };

@@ -2,16 +2,31 @@
 import { createHash, randomBytes } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 
+/** Whom a verified access token speaks for. */
+export interface TokenSubject {
+  accountId: number;
+  /** The session it was issued in (`sid`); null for a token without one, which API.md allows. */
+  sessionId: number | null;
+}
+
 /** Signs and verifies access tokens. */
 export interface AccessTokens {
   /** Lifetime in seconds (the Session's `expiresIn`). */
   readonly ttl: number;
-  sign(accountId: number): Promise<string>;
-  /** The account id the token was issued to, or null when it is not a valid token of ours. */
-  verify(token: string): Promise<number | null>;
+  sign(accountId: number, sessionId: number): Promise<string>;
+  /** Whom the token was issued to, or null when it is not a valid token of ours. */
+  verify(token: string): Promise<TokenSubject | null>;
 }
 
-const MAX_ACCOUNT_ID = 2 ** 31 - 1;
+const MAX_ID = 2 ** 31 - 1;
+
+/** `sid`: absent, or a SERIAL id; anything else makes the token invalid (undefined). */
+function sessionClaim(sid: unknown): number | null | undefined {
+  if (sid === undefined) return null;
+  return Number.isInteger(sid) && (sid as number) >= 1 && (sid as number) <= MAX_ID
+    ? sid as number
+    : undefined;
+}
 
 /** Tokens already verified, kept so that a client's every request does not re-run HMAC. */
 const VERIFIED_CACHE_SIZE = 10_000;
@@ -27,12 +42,12 @@ export function createAccessTokens(secret: Uint8Array, ttl: number): AccessToken
     false,
     ["sign", "verify"],
   );
-  const verified = new Map<string, { accountId: number; exp: number }>();
+  const verified = new Map<string, TokenSubject & { exp: number }>();
   return {
     ttl,
-    async sign(accountId) {
+    async sign(accountId, sessionId) {
       const now = Math.floor(Date.now() / 1000);
-      return await new SignJWT({})
+      return await new SignJWT({ sid: sessionId })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(String(accountId))
         .setIssuedAt(now)
@@ -42,7 +57,9 @@ export function createAccessTokens(secret: Uint8Array, ttl: number): AccessToken
     async verify(token) {
       const known = verified.get(token);
       if (known) {
-        if (known.exp * 1000 > Date.now()) return known.accountId;
+        if (known.exp * 1000 > Date.now()) {
+          return { accountId: known.accountId, sessionId: known.sessionId };
+        }
         verified.delete(token);
         return null;
       }
@@ -52,12 +69,14 @@ export function createAccessTokens(secret: Uint8Array, ttl: number): AccessToken
           requiredClaims: ["sub", "exp"],
         });
         const sub = payload.sub ?? "";
-        if (!/^[1-9]\d{0,9}$/.test(sub) || Number(sub) > MAX_ACCOUNT_ID) return null;
-        const accountId = Number(sub);
+        if (!/^[1-9]\d{0,9}$/.test(sub) || Number(sub) > MAX_ID) return null;
+        const sessionId = sessionClaim(payload.sid);
+        if (sessionId === undefined) return null;
+        const subject = { accountId: Number(sub), sessionId };
         // Keyed by the whole token: only a token that verified, byte for byte, can hit.
         if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-        verified.set(token, { accountId, exp: payload.exp! });
-        return accountId;
+        verified.set(token, { ...subject, exp: payload.exp! });
+        return subject;
       } catch (error) {
         if (error instanceof joseErrors.JOSEError) return null;
         throw error;

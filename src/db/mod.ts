@@ -4,11 +4,15 @@ import postgres, { type Sql, type TransactionSql } from "postgres";
 /** `sql` or a transaction's `tx`: what every query function takes first. */
 export type Db = Sql | TransactionSql;
 
-/** Opens a postgres.js pool on `url` (TLS only when the URL asks for it with `sslmode`). */
-export function connectDatabase(url: string, max: number): Sql {
+/**
+ * Opens a plain postgres.js pool on `url` (TLS only when the URL asks for it with `sslmode`), for
+ * tasks; the server's pool is `openDatabase`'s, which survives outages.
+ */
+export function connectDatabase(url: string, max: number, connectTimeout = 30): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
+    connect_timeout: connectTimeout,
     connection: { application_name: "scoreboard" },
   });
 }
@@ -19,4 +23,10 @@ export function uniqueViolation(error: unknown): string | null {
     return error.constraint_name ?? "";
   }
   return null;
+}
+
+/** Whether `error` is PostgreSQL refusing a text it cannot store (a NUL byte, say). */
+export function unstorableText(error: unknown): boolean {
+  return error instanceof postgres.PostgresError &&
+    (error.code === "22021" || error.code === "22P05");
 }

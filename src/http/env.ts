@@ -1,11 +1,15 @@
 /** The Hono environment every route shares: what middleware puts on the context. */
 import type { AccountRow } from "../auth/queries.ts";
 
-/** Context variables. `accountId` and `account` exist behind the auth middleware only. */
+/**
+ * Context variables. `accountId`, `sessionId` (null for a token without `sid`) and `account` exist
+ * behind the auth middleware only.
+ */
 export type AppEnv = {
   Variables: {
     requestId: string;
     accountId: number;
+    sessionId: number | null;
     account: AccountRow;
   };
 };

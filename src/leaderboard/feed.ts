@@ -1,53 +1,84 @@
 /**
- * The instance's one Redis subscription on `<prefix>scoreboard:refresh`. It tells listeners when
- * the ranking may have changed: on a message, and when the subscription comes back after Redis
- * was away (messages published meanwhile are lost, so everything must be read again).
+ * Change notifications: when a board may have changed. With Redis, the instance's one
+ * subscription on `<prefix>scoreboard:refresh` hears every instance's changes; without it, the
+ * feed stays in the process (one instance). Either way the instance's own writes are announced
+ * locally too, so that its streams keep moving while Redis is away.
  */
 import type { Redis } from "ioredis";
 
-/** Why listeners are called: a published change, a new subscription, or a lost one. */
+/** Why listeners are called: a change, a new subscription, or a lost one. */
 export type FeedEvent = "message" | "resubscribed" | "lost";
 
 /** Change notifications from every instance. */
 export interface RefreshFeed {
-  /** True while subscribed: a cache may trust that it will hear of every change. */
+  /** True while every change anywhere is heard: a cache may trust that it will be told. */
   readonly live: boolean;
   /** Calls `listener` on every event until the returned function is called. */
   listen(listener: (event: FeedEvent) => void): () => void;
+  /** Tells this instance's listeners of a change it made itself. */
+  announce(): void;
   close(): Promise<void>;
 }
 
+/** Listeners and their dispatch, shared by both feeds. */
+function listeners(onError: (error: Error) => void) {
+  const set = new Set<(event: FeedEvent) => void>();
+  return {
+    add(listener: (event: FeedEvent) => void) {
+      set.add(listener);
+      return () => set.delete(listener);
+    },
+    emit(event: FeedEvent) {
+      for (const listener of set) {
+        try {
+          listener(event);
+        } catch (error) {
+          onError(error as Error);
+        }
+      }
+    },
+    clear: () => set.clear(),
+  };
+}
+
+/** The feed of one instance on its own: every change is made here, so it is always live. */
+export function openLocalFeed(onError: (error: Error) => void): RefreshFeed {
+  const to = listeners(onError);
+  return {
+    live: true,
+    listen: to.add,
+    announce: () => to.emit("message"),
+    close() {
+      to.clear();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** How often the subscription is pinged, so that a Redis that stalls is noticed. */
+const PING_INTERVAL_MS = 2000;
+
 /**
- * Subscribes `subscriber` (a connection of its own, with its offline queue on) to `channel`.
- * It does not wait for Redis: `live` turns true when the subscription is in place.
+ * Subscribes `subscriber` (a connection of its own, with its offline queue on and a socket
+ * timeout) to `channel`. It does not wait for Redis: `live` turns true once subscribed.
  */
-export function openRefreshFeed(
+export function openRedisFeed(
   subscriber: Redis,
   channel: string,
   onError: (error: Error) => void,
 ): RefreshFeed {
-  const listeners = new Set<(event: FeedEvent) => void>();
+  const to = listeners(onError);
   let live = false;
   let closed = false;
 
-  function emit(event: FeedEvent): void {
-    for (const listener of listeners) {
-      try {
-        listener(event);
-      } catch (error) {
-        onError(error as Error);
-      }
-    }
-  }
-
   function onMessage(from: string): void {
-    if (from === channel) emit("message");
+    if (from === channel) to.emit("message");
   }
 
   function onLost(): void {
     if (!live) return;
     live = false;
-    emit("lost");
+    to.emit("lost");
   }
 
   // ioredis subscribes again by itself after a reconnect, but only after emitting `ready`:
@@ -56,9 +87,15 @@ export function openRefreshFeed(
     subscriber.subscribe(channel).then(() => {
       if (closed || live) return;
       live = true;
-      emit("resubscribed");
+      to.emit("resubscribed");
     }, (error) => onError(error));
   }
+
+  // A subscription hears nothing from a Redis that stalls (a stopped process, a black-holed
+  // network): a ping that goes unanswered lets the socket timeout drop the connection.
+  const pinger = setInterval(() => {
+    if (subscriber.status === "ready") subscriber.ping().catch(() => {});
+  }, PING_INTERVAL_MS);
 
   subscriber.on("message", onMessage);
   subscriber.on("close", onLost);
@@ -69,14 +106,13 @@ export function openRefreshFeed(
     get live() {
       return live;
     },
-    listen(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    listen: to.add,
+    announce: () => to.emit("message"),
     async close() {
       closed = true;
       live = false;
-      listeners.clear();
+      clearInterval(pinger);
+      to.clear();
       subscriber.off("message", onMessage);
       subscriber.off("close", onLost);
       subscriber.off("ready", subscribe);

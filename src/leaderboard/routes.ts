@@ -1,35 +1,60 @@
 /** Routes of API.md's "Leaderboard" (the stream has its own module, `src/live/`). */
 import { Hono } from "hono";
-import { z } from "zod";
 import type { AppEnv } from "../http/env.ts";
 import { Problem } from "../http/problem.ts";
-import { intParam, MAX_ID, pathParams, queryParams } from "../http/validation.ts";
+import { pathParams, queryParams } from "../http/validation.ts";
 import type { Leaderboard } from "./leaderboard.ts";
+import type { Clock, Window } from "./periods.ts";
+import { accountParams, aroundQuery, boardQuery, idsQuery, pageQuery } from "./schemas.ts";
 
-const pageQuery = z.object({
-  limit: intParam(1, 100).default(10),
-  offset: intParam(0, MAX_ID).default(0),
-});
+/** The window's bounds as the API shows them (null for all time). */
+export function windowFields(window: Window) {
+  return {
+    period: window.period,
+    startsAt: window.start?.toISOString() ?? null,
+    endsAt: window.end?.toISOString() ?? null,
+  };
+}
 
-const accountParams = z.object({ id: intParam(1, MAX_ID) });
+function notRanked(id: number): Problem {
+  return new Problem(404, {
+    kind: "not-ranked",
+    detail: `Account ${id} has no points in this board, or does not exist.`,
+  });
+}
 
-/** GET /leaderboard and GET /leaderboard/accounts/{id}. */
-export function leaderboardRoutes(deps: { leaderboard: Leaderboard }) {
-  const { leaderboard } = deps;
+/** GET /leaderboard, /leaderboard/accounts, /leaderboard/accounts/{id}[/around]. */
+export function leaderboardRoutes(deps: { leaderboard: Leaderboard; clock: Clock }) {
+  const { leaderboard, clock } = deps;
   return new Hono<AppEnv>()
-    .get("/", queryParams(pageQuery), async (c) => {
-      const { limit, offset } = c.req.valid("query");
-      return c.json({ entries: await leaderboard.page(limit, offset) });
+    .get("/", queryParams(pageQuery(clock)), async (c) => {
+      const { period, at, limit, offset } = c.req.valid("query");
+      const window = leaderboard.window(period, at);
+      const { total, entries } = await leaderboard.page(window, limit, offset);
+      return c.json({ ...windowFields(window), total, entries });
     })
-    .get("/accounts/:id", pathParams(accountParams), async (c) => {
+    .get("/accounts", queryParams(idsQuery(clock)), async (c) => {
+      const { period, at, ids } = c.req.valid("query");
+      const window = leaderboard.window(period, at);
+      return c.json({ period, entries: await leaderboard.pick(window, ids) });
+    })
+    .get("/accounts/:id", pathParams(accountParams), queryParams(boardQuery(clock)), async (c) => {
       const { id } = c.req.valid("param");
-      const entry = await leaderboard.entry(id);
-      if (!entry) {
-        throw new Problem(404, {
-          kind: "not-ranked",
-          detail: `Account ${id} has no points, or does not exist.`,
-        });
-      }
+      const { period, at } = c.req.valid("query");
+      const entry = await leaderboard.entry(leaderboard.window(period, at), id);
+      if (!entry) throw notRanked(id);
       return c.json(entry);
-    });
+    })
+    .get(
+      "/accounts/:id/around",
+      pathParams(accountParams),
+      queryParams(aroundQuery(clock)),
+      async (c) => {
+        const { id } = c.req.valid("param");
+        const { period, at, radius } = c.req.valid("query");
+        const entries = await leaderboard.around(leaderboard.window(period, at), id, radius);
+        if (!entries) throw notRanked(id);
+        return c.json({ period, entries });
+      },
+    );
 }

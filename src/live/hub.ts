@@ -1,24 +1,41 @@
 /**
- * The live top 10 of one instance: it follows the refresh feed, reads the top 10 at most once per
- * interval (always ending on the latest state), and when it changed writes one pre-encoded SSE
- * event — the same bytes — to every open stream. Streams that go away are dropped at once, and
- * streams whose reader stopped reading are dropped before their buffer passes a bound.
+ * The live boards of one instance. Each board in use (a period's current window) follows the
+ * refresh feed, reads its top 10 at most once per interval (always ending on the latest state),
+ * and when it changed writes one pre-encoded SSE event — the same bytes — to every stream open on
+ * it. A window that turns sends its new, empty board by the clock, with no message needed. While
+ * the feed is not live (Redis away), boards are read again every tick so that other instances'
+ * changes still arrive through PostgreSQL. Streams that go away are dropped at once, and streams
+ * whose reader stopped reading are dropped before their buffer passes a bound.
  */
-import type { Entry } from "../leaderboard/leaderboard.ts";
+import type { Entry } from "../leaderboard/entries.ts";
 import type { RefreshFeed } from "../leaderboard/feed.ts";
+import { type Clock, isCurrent, type Period, type Window } from "../leaderboard/periods.ts";
+
+/** A board's top as the hub sends it. */
+export interface Top {
+  window: Window;
+  total: number;
+  entries: Entry[];
+}
 
 /** What the hub needs and reports. */
 export interface HubOptions {
   feed: RefreshFeed;
-  /** Reads the current top 10. */
-  top(): Promise<Entry[]>;
+  clock: Clock;
+  /** Reads the top 10 of `period`'s current window. */
+  top(period: Period): Promise<Top>;
   intervalMs: number;
   heartbeatMs: number;
   retryMs: number;
   maxClients: number;
   maxBufferedBytes: number;
   onStreams(count: number): void;
-  onBroadcast(): void;
+  /** An event went out; `delaySeconds` since the first change heard after the previous one. */
+  onBroadcast(period: Period, delaySeconds: number | null): void;
+  /** A stream was refused. */
+  onRefused(reason: Refusal): void;
+  /** A stream was dropped because its client stopped reading. */
+  onSlowReader(): void;
   onError(error: Error): void;
 }
 
@@ -27,173 +44,254 @@ export type Refusal = "full" | "closing";
 
 /** The instance's stream hub. */
 export interface LiveHub {
-  /** Open streams. */
+  /** Open streams, all boards together. */
   readonly size: number;
-  /** A new stream that starts with the current top 10, or why there is none. */
-  open(): Promise<ReadableStream<Uint8Array> | Refusal>;
+  /** A new stream of `period`'s board that starts with its current top, or why there is none. */
+  open(period: Period): Promise<ReadableStream<Uint8Array> | Refusal>;
   /** Ends every stream (clients reconnect elsewhere) and refuses new ones. */
   close(): void;
 }
 
+type Stream = ReadableStreamDefaultController<Uint8Array>;
+
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
 
+/** How often boards check the clock (window turns) and, with the feed down, read again. */
+const TICK_MS = 1000;
+
 interface Snapshot {
-  json: string;
+  /** What decides whether a new read changed anything: the window and its entries. */
+  key: string;
   /** The whole event, `retry:` hint excluded. */
   event: Uint8Array;
+  window: Window;
 }
 
-/** Builds the hub; it does nothing until the first stream opens or the feed speaks. */
+/** One board's streams and the coalesced reads that feed them. */
+interface Board {
+  readonly streams: Set<Stream>;
+  /** The board may have changed since its snapshot was read; `force` sends even if not. */
+  touch(force?: boolean): void;
+  /** The snapshot to start a new stream with, read now if it may be out of date. */
+  current(): Promise<Snapshot>;
+  tick(): void;
+  stop(): void;
+}
+
+/** Builds the hub; it does nothing until a stream opens or the feed speaks. */
 export function createLiveHub(options: HubOptions): LiveHub {
-  const { feed, intervalMs } = options;
-  const streams = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  const { feed, clock, intervalMs } = options;
+  const boards = new Map<Period, Board>();
   const retry = encoder.encode(`retry: ${options.retryMs}\n`);
+  let size = 0;
   let lastId = 0;
-  let snapshot: Snapshot | undefined;
-  /** The top 10 may have changed since `snapshot` was read. */
-  let stale = true;
   let closing = false;
-
-  // Coalescing: at most one read per interval; a change during a read schedules one more.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let reading: Promise<void> | undefined;
-  let lastReadAt = -Infinity;
-  let rerun = false;
-  let forceNext = false;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
 
-  function encode(json: string): Snapshot {
+  function encode(period: Period, top: Top): Snapshot {
+    const { window, total, entries } = top;
+    const json = JSON.stringify({
+      period,
+      startsAt: window.start?.toISOString() ?? null,
+      endsAt: window.end?.toISOString() ?? null,
+      total,
+      entries,
+    });
     // Ids increase, and stay comparable across instances as long as clocks roughly agree.
     lastId = Math.max(lastId + 1, Date.now());
     return {
-      json,
+      key: `${window.id} ${JSON.stringify(entries)}`,
       event: encoder.encode(`id: ${lastId}\nevent: leaderboard\ndata: ${json}\n\n`),
+      window,
     };
   }
 
   /** Writes `bytes` to one stream, dropping it if its reader has fallen too far behind. */
-  function write(stream: ReadableStreamDefaultController<Uint8Array>, bytes: Uint8Array): void {
+  function write(board: Board, stream: Stream, bytes: Uint8Array): void {
     if ((stream.desiredSize ?? 0) <= 0) {
-      drop(stream, new Error("the client stopped reading"));
+      options.onSlowReader();
+      drop(board, stream, new Error("the client stopped reading"));
       return;
     }
     try {
       stream.enqueue(bytes);
     } catch {
-      drop(stream);
+      drop(board, stream);
     }
   }
 
-  function drop(stream: ReadableStreamDefaultController<Uint8Array>, reason?: Error): void {
-    if (!streams.delete(stream)) return;
+  function drop(board: Board, stream: Stream, reason?: Error): void {
+    if (!board.streams.delete(stream)) return;
     try {
       if (reason) stream.error(reason);
       else stream.close();
     } catch {
       // already closed by the other side
     }
+    size--;
     changed();
   }
 
+  /** Starts or stops the timers that only run while streams are open. */
   function changed(): void {
-    options.onStreams(streams.size);
-    if (streams.size === 0) {
+    options.onStreams(size);
+    if (size === 0) {
       clearInterval(heartbeat);
-      heartbeat = undefined;
-    } else {
-      heartbeat ??= setInterval(() => {
-        for (const stream of streams) write(stream, HEARTBEAT);
-      }, options.heartbeatMs);
-    }
-  }
-
-  /** Reads the top 10; broadcasts it when it changed (or always, when `force`). */
-  async function refresh(force: boolean): Promise<void> {
-    lastReadAt = performance.now();
-    stale = false;
-    const entries = await options.top();
-    const json = JSON.stringify({ entries });
-    if (!force && snapshot?.json === json) return;
-    snapshot = encode(json);
-    if (streams.size === 0) return;
-    for (const stream of streams) write(stream, snapshot.event);
-    options.onBroadcast();
-  }
-
-  function schedule(): void {
-    if (timer || closing) return;
-    if (reading) {
-      rerun = true;
+      clearInterval(ticker);
+      heartbeat = ticker = undefined;
       return;
     }
-    const wait = Math.max(0, lastReadAt + intervalMs - performance.now());
-    timer = setTimeout(run, wait);
+    heartbeat ??= setInterval(() => {
+      for (const board of boards.values()) {
+        for (const stream of board.streams) write(board, stream, HEARTBEAT);
+      }
+    }, options.heartbeatMs);
+    ticker ??= setInterval(() => {
+      for (const board of boards.values()) board.tick();
+    }, TICK_MS);
   }
 
-  function run(): void {
-    timer = undefined;
-    const force = forceNext;
-    forceNext = false;
-    reading = refresh(force).catch((error) => {
-      stale = true;
-      options.onError(error);
-    }).finally(() => {
-      reading = undefined;
-      if (rerun) {
-        rerun = false;
-        schedule();
+  function createBoard(period: Period): Board {
+    const streams = new Set<Stream>();
+    let snapshot: Snapshot | undefined;
+    let stale = true;
+    // Coalescing: at most one read per interval; a change during a read schedules one more.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let reading: Promise<void> | undefined;
+    let lastReadAt = -Infinity;
+    let rerun = false;
+    let forceNext = false;
+    /** When the first change since the last broadcast was heard (for the delay metric). */
+    let changedAt: number | undefined;
+
+    /** Reads the top; broadcasts it when it changed (or always, when `force`). */
+    async function refresh(force: boolean): Promise<void> {
+      lastReadAt = performance.now();
+      stale = false;
+      const heard = changedAt;
+      changedAt = undefined;
+      const next = encode(period, await options.top(period));
+      if (!force && snapshot?.key === next.key) return;
+      snapshot = next;
+      if (streams.size === 0) return;
+      for (const stream of streams) write(board, stream, next.event);
+      options.onBroadcast(
+        period,
+        heard === undefined ? null : (performance.now() - heard) / 1000,
+      );
+    }
+
+    function schedule(): void {
+      if (timer || closing) return;
+      if (reading) {
+        rerun = true;
+        return;
       }
-    });
+      const wait = Math.max(0, lastReadAt + intervalMs - performance.now());
+      timer = setTimeout(run, wait);
+    }
+
+    function run(): void {
+      timer = undefined;
+      const force = forceNext;
+      forceNext = false;
+      reading = refresh(force).catch((error) => {
+        stale = true;
+        options.onError(error);
+      }).finally(() => {
+        reading = undefined;
+        if (rerun) {
+          rerun = false;
+          schedule();
+        }
+      });
+    }
+
+    const board: Board = {
+      streams,
+      touch(force = false) {
+        stale = true;
+        if (streams.size > 0) changedAt ??= performance.now();
+        if (force) forceNext = true;
+        if (streams.size > 0) schedule();
+      },
+      async current() {
+        const fresh = () =>
+          !stale && snapshot && feed.live && isCurrent(snapshot.window, clock.now());
+        if (!fresh()) {
+          // Join a read in flight rather than start a second one.
+          if (reading) await reading;
+          if (!fresh()) await refresh(false);
+        }
+        return snapshot!;
+      },
+      tick() {
+        if (streams.size === 0) return;
+        if (snapshot && !isCurrent(snapshot.window, clock.now())) board.touch(true);
+        else if (!feed.live) board.touch();
+      },
+      stop() {
+        clearTimeout(timer);
+        for (const stream of [...streams]) drop(board, stream);
+      },
+    };
+    return board;
+  }
+
+  function boardOf(period: Period): Board {
+    let board = boards.get(period);
+    if (!board) {
+      board = createBoard(period);
+      boards.set(period, board);
+    }
+    return board;
   }
 
   feed.listen(function onFeed(event) {
-    stale = true;
-    if (event === "resubscribed") forceNext = true;
-    if (streams.size > 0) schedule();
+    // A change on an account touches every board it is in: all four current ones.
+    for (const board of boards.values()) board.touch(event === "resubscribed");
   });
-
-  /** The current snapshot, read now if changes may have been missed while nobody listened. */
-  async function current(): Promise<Snapshot> {
-    if (stale || !snapshot || !feed.live) {
-      // Join a read in flight rather than start a second one.
-      if (reading) await reading;
-      if (stale || !snapshot || !feed.live) {
-        await refresh(false);
-      }
-    }
-    return snapshot!;
-  }
 
   return {
     get size() {
-      return streams.size;
+      return size;
     },
-    async open() {
-      if (closing) return "closing";
-      if (streams.size >= options.maxClients) return "full";
-      const first = await current();
-      if (closing) return "closing";
-      if (streams.size >= options.maxClients) return "full";
-      let self: ReadableStreamDefaultController<Uint8Array>;
+    async open(period) {
+      const refused = (): Refusal | null =>
+        closing ? "closing" : size >= options.maxClients ? "full" : null;
+      let refusal = refused();
+      if (refusal) {
+        options.onRefused(refusal);
+        return refusal;
+      }
+      const board = boardOf(period);
+      const first = await board.current();
+      refusal = refused();
+      if (refusal) {
+        options.onRefused(refusal);
+        return refusal;
+      }
+      let self: Stream;
       return new ReadableStream<Uint8Array>({
         start(controller) {
           self = controller;
-          streams.add(controller);
+          board.streams.add(controller);
+          size++;
           controller.enqueue(retry);
           controller.enqueue(first.event);
           changed();
         },
         cancel() {
           // The client went away.
-          drop(self);
+          drop(board, self);
         },
       }, new ByteLengthQueuingStrategy({ highWaterMark: options.maxBufferedBytes }));
     },
     close() {
       closing = true;
-      clearTimeout(timer);
-      for (const stream of [...streams]) drop(stream);
+      for (const board of boards.values()) board.stop();
     },
   };
 }

@@ -1,17 +1,25 @@
 /** GET /leaderboard/stream (Server-Sent Events) and the page at GET / that shows it. */
 import { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
+import { z } from "zod";
 import { Problem } from "../http/problem.ts";
+import { queryParams } from "../http/validation.ts";
+import { period } from "../leaderboard/schemas.ts";
 import type { LiveHub } from "./hub.ts";
 
 /** The page's own policy: its script, style and stream come from this origin only. */
 const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
   "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
+/** The page's files by path: its modules import one another from the root. */
 const ASSETS: Record<string, string> = {
   "/": "index.html",
-  "/app.js": "app.js",
   "/app.css": "app.css",
+  "/app.js": "app.js",
+  "/board.js": "board.js",
+  "/format.js": "format.js",
+  "/sse.js": "sse.js",
+  "/stream.js": "stream.js",
 };
 
 const TYPES: Record<string, string> = {
@@ -20,11 +28,22 @@ const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
 };
 
-/** GET /leaderboard/stream. */
+const STREAM_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+  "x-accel-buffering": "no",
+};
+
+const streamQuery = z.object({ period });
+
+/** GET /leaderboard/stream?period. */
 export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {
   const { hub } = deps;
-  return new Hono<AppEnv>().get("/", async (c) => {
-    const stream = await hub.open();
+  return new Hono<AppEnv>().get("/", queryParams(streamQuery), async (c) => {
+    // Hono answers HEAD with the GET handler and drops the body without cancelling it: a stream
+    // opened for a HEAD would never learn that its client left.
+    if (c.req.method === "HEAD") return c.body(null, 200, STREAM_HEADERS);
+    const stream = await hub.open(c.req.valid("query").period);
     if (stream === "full" || stream === "closing") {
       throw new Problem(503, {
         kind: stream === "full" ? "too-many-streams" : "shutting-down",
@@ -34,15 +53,11 @@ export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {
         headers: { "retry-after": String(Math.ceil(deps.retryMs / 1000)) },
       });
     }
-    return c.body(stream, 200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    });
+    return c.body(stream, 200, STREAM_HEADERS);
   });
 }
 
-/** GET /, /app.js and /app.css: the live page, no build step. */
+/** GET / and its files (ASSETS): the live page, no build step. */
 export function pageRoutes() {
   const cache = new Map<string, Promise<Uint8Array>>();
   const app = new Hono<AppEnv>();

@@ -20,24 +20,39 @@ async function answers(check: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-/** Liveness, readiness (PostgreSQL and Redis answer) and Prometheus metrics. */
-export function opsRoutes(deps: { sql: Sql; redis: Redis; metrics: Metrics }) {
+/**
+ * Liveness, readiness and Prometheus metrics. Ready means PostgreSQL answers: without Redis an
+ * instance still serves everything from PostgreSQL, so a Redis outage must not take every
+ * instance out of its load balancer; the body says how Redis is.
+ */
+export function opsRoutes(deps: { sql: Sql; redis: Redis | null; metrics: Metrics }) {
   const { sql, redis, metrics } = deps;
   return new Hono<AppEnv>()
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
       const [postgres, redisUp] = await Promise.all([
         answers(() => sql`SELECT 1`),
-        answers(() => redis.ping()),
+        redis === null ? null : answers(() => redis.ping()),
       ]);
-      const down = [...(postgres ? [] : ["PostgreSQL"]), ...(redisUp ? [] : ["Redis"])];
-      if (down.length > 0) {
+      const redisState = redisUp === null ? "none" : redisUp ? "ok" : "down";
+      if (!postgres) {
         throw new Problem(503, {
           kind: "not-ready",
-          detail: `${down.join(" and ")} ${down.length > 1 ? "do" : "does"} not answer.`,
+          detail: `PostgreSQL does not answer (Redis: ${redisState}).`,
+          headers: { "retry-after": "2" },
         });
       }
-      return c.json({ status: "ok", postgres: "ok", redis: "ok" });
+      return c.json({
+        status: redisUp === false ? "degraded" : "ok",
+        postgres: "ok",
+        redis: redisState,
+        ...(redis === null
+          ? {
+            mode: "single-instance",
+            detail: "One instance on its own: it cannot scale out (set REDIS_URL to run several).",
+          }
+          : { mode: "scale-out" }),
+      });
     })
     .get("/metrics", async (c) => {
       return c.body(await metrics.registry.metrics(), 200, {

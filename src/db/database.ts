@@ -1,0 +1,208 @@
+/**
+ * The PostgreSQL pool of an instance, behind a handle that survives an outage. postgres.js does
+ * not always recover by itself: after PostgreSQL restarts under load its pool can stay wedged
+ * (every query pending, none sent) for as long as the process lives. So when a caller reports a
+ * connection error or work past its deadline, the pool is checked against a fresh connection:
+ * - the fresh connection fails too: PostgreSQL is down. The pool is replaced by a new one (its
+ *   queries fail fast instead of queueing behind a wedged pool), and it is probed until it
+ *   answers, when the pool is replaced once more and the database is up again;
+ * - the fresh connection answers but the pool does not: the pool is wedged and is replaced.
+ * Queries run through the handle are counted and timed for the metrics.
+ */
+import postgres, { type Sql } from "postgres";
+
+/** What the database reports. */
+export interface DatabaseEvents {
+  /** PostgreSQL stopped or started answering. */
+  onState?(up: boolean, detail: string): void;
+  /** A query ran through the handle (a transaction's own queries are not seen here). */
+  onQuery?(seconds: number, ok: boolean): void;
+  /** Queries in flight changed. */
+  onInFlight?(count: number): void;
+}
+
+/** Options of `openDatabase`. */
+export interface DatabaseOptions extends DatabaseEvents {
+  poolSize: number;
+  /** How long a connection attempt may take, in seconds. */
+  connectTimeout?: number;
+}
+
+/** The instance's database. */
+export interface Database {
+  /** The pool; stays the same object when the pool behind it is replaced. */
+  readonly sql: Sql;
+  /** False from a failed check until PostgreSQL answers again. */
+  readonly up: boolean;
+  /** A caller saw a connection error, or its work outlived its deadline: check the pool. */
+  suspect(): void;
+  close(): Promise<void>;
+}
+
+/** How often PostgreSQL is probed while it is down. */
+const PROBE_INTERVAL_MS = 500;
+
+/** How long a probe, through the pool or a fresh connection, may take. */
+const PROBE_TIMEOUT_MS = 2000;
+
+/** Error codes that mean "PostgreSQL cannot be reached", not "the query is wrong". */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "57P01", // admin_shutdown
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up, shutting down)
+  "53300", // too_many_connections
+]);
+
+/** Whether `error` says that PostgreSQL could not be reached (SQLSTATE class 08 included). */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (CONNECTION_CODES.has(code) || code.startsWith("08"));
+}
+
+function connect(url: string, options: DatabaseOptions): Sql {
+  return postgres(url, {
+    max: options.poolSize,
+    onnotice: () => {},
+    connection: { application_name: "scoreboard" },
+    connect_timeout: options.connectTimeout ?? 2,
+    // postgres.js waits up to 20 s between attempts by default: a query would wait that long.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
+  });
+}
+
+/** Resolves true when `work` succeeds within `ms`, false otherwise. */
+async function within(ms: number, work: () => Promise<unknown>): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work().then(() => true, () => false),
+      new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Opens the pool on `url` (TLS only when the URL asks for it with `sslmode`). */
+export function openDatabase(url: string, options: DatabaseOptions): Database {
+  let current = connect(url, options);
+  let up = true;
+  let checking: Promise<void> | undefined;
+  let closed = false;
+  let inFlight = 0;
+
+  function replace(): void {
+    const old = current;
+    current = connect(url, options);
+    // Whatever waits on the old pool fails now (CONNECTION_DESTROYED) instead of hanging.
+    old.end({ timeout: 0 }).catch(() => {});
+  }
+
+  async function freshAnswers(): Promise<boolean> {
+    const probe = postgres(url, {
+      max: 1,
+      onnotice: () => {},
+      connect_timeout: PROBE_TIMEOUT_MS / 1000,
+      connection: { application_name: "scoreboard-probe" },
+    });
+    try {
+      return await within(PROBE_TIMEOUT_MS, () => probe`SELECT 1`);
+    } finally {
+      probe.end({ timeout: 0 }).catch(() => {});
+    }
+  }
+
+  async function check(): Promise<void> {
+    while (!closed) {
+      if (!(await freshAnswers())) {
+        if (up) {
+          up = false;
+          replace();
+          options.onState?.(false, "PostgreSQL does not answer");
+        }
+        await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
+        continue;
+      }
+      if (!up) {
+        replace();
+        up = true;
+        options.onState?.(true, "PostgreSQL answers again");
+      } else if (!(await within(PROBE_TIMEOUT_MS, () => current`SELECT 1`))) {
+        replace();
+        options.onState?.(true, "the pool stopped answering and was replaced");
+      }
+      return;
+    }
+  }
+
+  function counted<T extends object>(query: T): T {
+    // Queries run when awaited (`then`); fragments nested in another query never are.
+    return new Proxy(query, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property !== "then") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (resolve?: (v: unknown) => unknown, reject?: (e: unknown) => unknown) => {
+          const started = performance.now();
+          options.onInFlight?.(++inFlight);
+          const done = (ok: boolean) => {
+            options.onInFlight?.(--inFlight);
+            options.onQuery?.((performance.now() - started) / 1000, ok);
+          };
+          return (value as Promise<unknown>["then"]).call(
+            target,
+            (result) => {
+              done(true);
+              return resolve ? resolve(result) : result;
+            },
+            (error) => {
+              done(false);
+              if (reject) return reject(error);
+              throw error;
+            },
+          );
+        };
+      },
+    });
+  }
+
+  const handle = new Proxy(function () {} as unknown as Sql, {
+    apply(_target, thisArg, args) {
+      const query = Reflect.apply(current as unknown as () => object, thisArg, args);
+      // Tagged templates make queries; `sql(value)` makes identifiers and lists to interpolate.
+      return Array.isArray(args[0]) && "raw" in args[0] ? counted(query) : query;
+    },
+    get(_target, property) {
+      const value = Reflect.get(current, property, current);
+      return typeof value === "function" ? value.bind(current) : value;
+    },
+  });
+
+  return {
+    sql: handle,
+    get up() {
+      return up;
+    },
+    suspect() {
+      if (!checking && !closed) checking = check().finally(() => checking = undefined);
+    },
+    async close() {
+      closed = true;
+      await checking;
+      await current.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * One JSON access-log line per request (category `scoreboard.http`, level info, so LOG_LEVEL
+ * warning turns them off): method, route pattern, path, status, duration to the response's
+ * headers, request id and client address. Never a body, a query string, a header or a token.
+ */
+import type { Logger } from "@logtape/logtape";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../http/env.ts";
+import { clientAddress } from "../http/middleware.ts";
+import { routeOf } from "./metrics.ts";
+
+/** Logs every request to `log`'s `http` child once its response starts. */
+export function accessLog(log: Logger, trustedProxyHops: number): MiddlewareHandler<AppEnv> {
+  const http = log.getChild("http");
+  return async function logRequest(c, next) {
+    const started = performance.now();
+    await next();
+    if (!http.isEnabledFor("info")) return;
+    http.info("{method} {path} {status}", {
+      method: c.req.method,
+      route: routeOf(c),
+      path: c.req.path,
+      status: c.res.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      requestId: c.get("requestId"),
+      client: clientAddress(c, trustedProxyHops),
+    });
+  };
+}

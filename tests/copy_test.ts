@@ -1,0 +1,148 @@
+/** The Redis copy of the boards: its keys, its loss and its rebuilds (Redis mode only). */
+import assert from "node:assert/strict";
+import { isoDate, windowAt } from "../src/leaderboard/periods.ts";
+import {
+  accountsWith,
+  complete,
+  createAction,
+  eventually,
+  openTestApp,
+  register,
+  type TestApp,
+} from "./helpers.ts";
+import { startTestRedis } from "./redis_server.ts";
+
+const PERIODS = ["all", "day", "week", "month"] as const;
+
+/** The Redis key of each current board. */
+function boardKeys(t: TestApp): string[] {
+  const now = Date.now();
+  return PERIODS.map((period) => {
+    const start = windowAt(period, now).start;
+    return `${t.prefix}leaderboard${start ? `:${period}:${isoDate(start)}` : ""}`;
+  });
+}
+
+async function boards(t: TestApp) {
+  const all = [];
+  for (const period of PERIODS) {
+    const res = await t.call("GET", `/leaderboard?period=${period}&limit=100`);
+    assert.equal(res.status, 200);
+    all.push(await res.json());
+  }
+  return all;
+}
+
+Deno.test("[copy] each current window has a sorted set named by its start, expiring after it", async () => {
+  const t = await openTestApp();
+  try {
+    const [s] = await accountsWith(t, [2]);
+    const keys = boardKeys(t);
+    assert.match(keys[2], /leaderboard:week:\d{4}-\d{2}-\d{2}$/);
+    for (const key of keys) {
+      assert.equal(await t.redis.zscore(key, String(s.account.id)), "2", key);
+    }
+    assert.equal(await t.redis.ttl(keys[0]), -1, "all time never expires");
+    for (const [i, period] of (["day", "week", "month"] as const).entries()) {
+      const end = windowAt(period, Date.now()).end!.getTime();
+      const ttl = await t.redis.ttl(keys[i + 1]);
+      // Some time after its window ends: never before, and not forever.
+      assert.ok(ttl * 1000 > end - Date.now(), `${period}: ${ttl}`);
+      assert.ok(ttl * 1000 < end - Date.now() + 2 * 24 * 3600 * 1000, `${period}: ${ttl}`);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[copy] a set deleted behind the service's back is rebuilt, though a write re-created it", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
+  try {
+    const [leader, second] = await accountsWith(t, [9, 7]);
+    const before = await boards(t);
+    const keys = boardKeys(t);
+    await t.redis.del(...keys);
+
+    // A newcomer scores: its write finds every board lost instead of starting a set of one.
+    const { slug } = await createAction(t, 1);
+    const newcomer = await register(t);
+    assert.equal((await complete(t, newcomer.accessToken, slug)).status, 201);
+    await eventually(async () => {
+      for (const key of keys) if ((await t.redis.zcard(key)) !== 3) return false;
+      return true;
+    });
+    const after = await boards(t);
+    for (const [i, board] of after.entries()) {
+      assert.deepEqual(
+        board.entries.map((e: { accountId: number }) => e.accountId),
+        [leader.account.id, second.account.id, newcomer.account.id],
+      );
+      assert.deepEqual(board.entries.slice(0, 2), before[i].entries);
+    }
+    const entry = await t.call("GET", `/leaderboard/accounts/${leader.account.id}?period=week`);
+    assert.equal(entry.status, 200);
+    assert.equal((await entry.json()).rank, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[copy] after FLUSHALL every board comes back whole on the next read or write", async () => {
+  const redis = await startTestRedis();
+  const t = await openTestApp({ REDIS_URL: redis.url, COMPLETIONS_PER_SECOND: "1000" });
+  try {
+    const sessions = await accountsWith(t, [5, 3, 8]);
+    const before = await boards(t);
+    await t.redis.flushall();
+    // The next write: a fourth account.
+    const [late] = await accountsWith(t, [1]);
+    await eventually(async () => {
+      for (const key of boardKeys(t)) if ((await t.redis.zcard(key)) !== 4) return false;
+      return true;
+    });
+    const after = await boards(t);
+    for (const [i, board] of after.entries()) {
+      assert.deepEqual(board.entries.slice(0, 3), before[i].entries);
+      assert.equal(board.entries[3].accountId, late.account.id);
+      assert.equal(board.total, 4);
+    }
+    assert.equal(sessions.length, 3);
+  } finally {
+    await t.close();
+    await redis.stop();
+  }
+});
+
+Deno.test("[copy] a rebuild from PostgreSQL equals what Redis had, in all four boards", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
+  try {
+    const [gone] = await accountsWith(t, [6, 4, 4, 9]);
+    assert.equal((await t.call("DELETE", "/me", { token: gone.accessToken })).status, 204);
+    const keys = boardKeys(t);
+    const had = await Promise.all(keys.map((key) => t.redis.zrange(key, 0, -1, "WITHSCORES")));
+    const before = await boards(t);
+    assert.equal(had[0].length, 6);
+    assert.ok(!had.flat().includes(String(gone.account.id)));
+
+    // Corrupt every board: a stranger, a lowered score, the deleted account back.
+    for (const key of keys) {
+      await t.redis.zadd(key, 999, "424242", 1, had[0][0], 50, String(gone.account.id));
+    }
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "leaderboard:rebuild"],
+      cwd: new URL("../", import.meta.url),
+      env: { ...t.env, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    const out = new TextDecoder().decode(run.stdout);
+    for (const period of PERIODS) assert.match(out, new RegExp(`rebuilt ${period}`));
+
+    const rebuilt = await Promise.all(keys.map((key) => t.redis.zrange(key, 0, -1, "WITHSCORES")));
+    assert.deepEqual(rebuilt, had);
+    assert.deepEqual(await boards(t), before);
+  } finally {
+    await t.close();
+  }
+});

@@ -1,0 +1,67 @@
+/**
+ * A PostgreSQL cluster of one test's own (Debian's pg_createcluster, trust auth, a free port),
+ * to stop and start mid-test without touching the machine's shared server. Dropped by `drop`.
+ */
+import postgres from "postgres";
+import { dbmate } from "../src/db/dbmate.ts";
+
+/** A cluster of a test's own. */
+export interface TestPostgres {
+  readonly port: number;
+  /** The URL of database `name` on it. */
+  url(name: string): string;
+  /** Stops it (fast shutdown: sessions are terminated, new connections refused). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Creates database `name` and applies the migrations. */
+  migrated(name: string): Promise<string>;
+  /** Stops it and removes it with its data. */
+  drop(): Promise<void>;
+}
+
+async function run(command: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Creates and starts a cluster of the machine's PostgreSQL version. */
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const version = [...Deno.readDirSync("/etc/postgresql")][0].name;
+  const name = `sbtest_${crypto.randomUUID().slice(0, 8)}`;
+  const port = freePort();
+  await run("pg_createcluster", [version, name, "--port", String(port), "--", "--auth=trust"]);
+  const cluster = {
+    port,
+    url: (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`,
+    stop: () => run("pg_ctlcluster", [version, name, "stop", "-m", "fast"]),
+    start: () => run("pg_ctlcluster", [version, name, "start"]),
+    async migrated(db: string) {
+      const admin = postgres(cluster.url("postgres"), { max: 1, onnotice: () => {} });
+      try {
+        await admin`CREATE DATABASE ${admin(db)}`;
+      } finally {
+        await admin.end({ timeout: 5 });
+      }
+      const code = await dbmate(["up"], cluster.url(db), { quiet: true });
+      if (code !== 0) throw new Error(`dbmate up failed on ${db}`);
+      return cluster.url(db);
+    },
+    drop: () => run("pg_dropcluster", ["--stop", version, name]),
+  };
+  try {
+    await cluster.start();
+  } catch (error) {
+    await cluster.drop().catch(() => {});
+    throw error;
+  }
+  return cluster;
+}
