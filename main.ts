@@ -2,6 +2,7 @@
 import { configure, getConsoleSink, getLogger, jsonLinesFormatter } from "@logtape/logtape";
 import { createApp } from "./src/app.ts";
 import { loadConfigOrExit } from "./src/config.ts";
+import { migrate } from "./src/db/migrate.ts";
 import { openRuntime } from "./src/runtime.ts";
 
 const config = loadConfigOrExit(navigator.hardwareConcurrency);
@@ -13,6 +14,21 @@ await configure({
   ],
 });
 const log = getLogger(["scoreboard"]);
+// Every instance migrates at start, under an advisory lock: replicas starting together are safe.
+try {
+  const dbLog = log.getChild("migrate");
+  const { applied } = await migrate(config.databaseUrl, {
+    onLine: (line, stream) =>
+      stream === "stderr"
+        ? dbLog.warn("dbmate: {line}", { line })
+        : dbLog.info("dbmate: {line}", { line }),
+    onWait: () => dbLog.info("another instance is applying migrations; waiting for it"),
+  });
+  dbLog.info("schema up to date ({count} migrations applied now)", { count: applied.length });
+} catch (error) {
+  log.fatal("cannot migrate the database: {message}", { message: (error as Error).message });
+  Deno.exit(1);
+}
 const rt = await openRuntime(config, log);
 const server = Deno.serve({
   port: config.port,

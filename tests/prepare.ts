@@ -1,9 +1,10 @@
 /**
- * Prepares the test suite's PostgreSQL: a template database migrated with dbmate, from which each
- * test clones a database of its own (`CREATE DATABASE … TEMPLATE`, tens of milliseconds).
+ * Prepares the test suite's PostgreSQL: a template database, migrated as the server migrates at
+ * start, from which each test clones a database of its own (`CREATE DATABASE … TEMPLATE`, tens of
+ * milliseconds).
  */
 import postgres from "postgres";
-import { dbmate } from "../src/db/dbmate.ts";
+import { migrate } from "../src/db/migrate.ts";
 import { ADMIN_DATABASE_URL, databaseUrl, TEMPLATE_DATABASE, TEST_DATABASE_PREFIX } from "./env.ts";
 
 const admin = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
@@ -16,8 +17,11 @@ try {
 } finally {
   await admin.end({ timeout: 5 });
 }
-const code = await dbmate(["up"], databaseUrl(TEMPLATE_DATABASE), { quiet: true });
-if (code !== 0) {
-  console.error("tests/prepare.ts: dbmate up failed on the template database");
-  Deno.exit(code);
+try {
+  await migrate(databaseUrl(TEMPLATE_DATABASE), { onLine: () => {} });
+} catch (error) {
+  console.error(
+    `tests/prepare.ts: migrating the template database failed: ${(error as Error).message}`,
+  );
+  Deno.exit(1);
 }

@@ -2,6 +2,21 @@
 
 const ROOT = new URL("../", import.meta.url);
 
+/**
+ * The permission flags of `deno task start`, read from deno.json, so that the servers under test
+ * run with exactly the permissions an operator's do.
+ */
+export function startTaskFlags(): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
+  const words = String(config.tasks.start).trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
+    throw new Error(
+      `deno.json: the start task is not "deno run <flags> main.ts": ${words.join(" ")}`,
+    );
+  }
+  return words.slice(2, -1);
+}
+
 /** A running server process. */
 export interface TestServer {
   readonly url: string;
@@ -18,7 +33,7 @@ export interface TestServer {
 /** Runs `main.ts` with exactly `env` (plus PATH and HOME) on a free port; waits until it listens. */
 export async function startServer(env: Record<string, string>): Promise<TestServer> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read=.", "main.ts"],
+    args: ["run", ...startTaskFlags(), "main.ts"],
     cwd: ROOT,
     clearEnv: true,
     env: {

@@ -1,10 +1,12 @@
 /**
  * Runs dbmate (the pinned npm binary) against DATABASE_URL with this project's settings:
- * `deno task db:migrate` (up), `deno task db:new <name>`, or any dbmate command after `--`.
+ * `deno task db:rollback`, `deno task db:new <name>`, or any dbmate command given as arguments.
+ * Applying migrations goes through `migrate.ts`, which makes concurrent runs safe.
  */
 import { resolveBinary } from "dbmate";
 
-const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboard";
+/** Used by the command-line entry points when DATABASE_URL is unset (as in `src/config.ts`). */
+export const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboard";
 
 /**
  * dbmate's driver (lib/pq) insists on TLS unless told otherwise, while postgres.js uses TLS only
@@ -16,23 +18,74 @@ export function dbmateUrl(databaseUrl: string): string {
   return url.toString();
 }
 
-/** Runs dbmate with `args` and resolves to its exit code; `quiet` drops its progress lines. */
+/** How `dbmate` reports what the binary prints. */
+export interface DbmateOptions {
+  /** Drops its progress lines (stdout); errors still reach stderr. */
+  quiet?: boolean;
+  /** Receives every line it prints, stdout and stderr, instead of this process's own streams. */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
+}
+
+/**
+ * The environment dbmate gets: this process's, less the loader variables (LD_*, DYLD_*), because
+ * Deno refuses to pass those to a program unless every program may be run — and the server is
+ * allowed to run the dbmate binary only.
+ */
+function childEnv(databaseUrl: string): Record<string, string> {
+  const env = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([name]) => !/^(LD|DYLD)_/.test(name)),
+  );
+  return { ...env, DATABASE_URL: dbmateUrl(databaseUrl) };
+}
+
+async function forwardLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      onLine(buffered.slice(0, newline));
+      buffered = buffered.slice(newline + 1);
+    }
+  }
+  if (buffered) onLine(buffered);
+}
+
+/** Runs dbmate with `args` and resolves to its exit code. */
 export async function dbmate(
   args: string[],
   databaseUrl: string,
-  options: { quiet?: boolean } = {},
+  options: DbmateOptions = {},
 ): Promise<number> {
+  const { onLine } = options;
   const child = new Deno.Command(resolveBinary(), {
     args: ["--wait", "--no-dump-schema", "--migrations-dir", "./migrations", ...args],
-    env: { DATABASE_URL: dbmateUrl(databaseUrl) },
+    clearEnv: true,
+    env: childEnv(databaseUrl),
     stdin: "null",
-    stdout: options.quiet ? "null" : "inherit",
+    stdout: onLine ? "piped" : options.quiet ? "null" : "inherit",
+    stderr: onLine ? "piped" : "inherit",
   }).spawn();
-  const status = await child.status;
+  const forwarded = onLine
+    ? Promise.all([
+      forwardLines(child.stdout, (line) => onLine(line, "stdout")),
+      forwardLines(child.stderr, (line) => onLine(line, "stderr")),
+    ])
+    : Promise.resolve();
+  const [status] = await Promise.all([child.status, forwarded]);
   return status.code;
 }
 
 if (import.meta.main) {
   const url = Deno.env.get("DATABASE_URL") || DEFAULT_DATABASE_URL;
-  Deno.exit(await dbmate(Deno.args.length ? Deno.args : ["up"], url));
+  if (Deno.args.length === 0) {
+    console.error(
+      "usage: dbmate.ts <dbmate command> [arguments] (apply with `deno task db:migrate`)",
+    );
+    Deno.exit(64);
+  }
+  Deno.exit(await dbmate(Deno.args, url));
 }

@@ -1,0 +1,45 @@
+# The scoreboard service as a single Deno container (README: "Deployment").
+#   docker build -t scoreboard .
+#   docker run -p 8000:8000 --env-file .env scoreboard
+# tests/dockerfile_test.ts runs this file's `deno` RUN commands, its CMD and its HEALTHCHECK as
+# written, on a fresh copy of the build context with an empty DENO_DIR.
+
+# The project's Deno (deno.json's tasks and .ci/run use the same version). Its entrypoint is tini,
+# as PID 1, which passes SIGTERM on to Deno: the instance drains its streams and requests, then
+# exits. The Debian variant: glibc for the dbmate binary (and the embedded PostgreSQL to come).
+FROM denoland/deno:debian-2.9.6
+
+WORKDIR /app
+ENV DENO_NO_UPDATE_CHECK=1 \
+    DENO_NO_PROMPT=1 \
+    NO_COLOR=1
+
+# Dependencies in a layer of their own, rebuilt only when deno.json or deno.lock change: exactly
+# the locked versions (--frozen fails the build if the lockfile would change), into
+# /app/node_modules and $DENO_DIR, so that nothing is fetched when the container runs.
+COPY deno.json deno.lock ./
+RUN deno install --frozen
+
+# The code (.dockerignore leaves out tests, benchmarks, secrets and local state). Resolving the
+# server's whole module graph now, against the lockfile, fails the build rather than the start.
+COPY . .
+RUN deno install --frozen --entrypoint main.ts src/ops/healthcheck.ts
+
+# The embedded PostgreSQL (used when DATABASE_URL is unset) keeps its data here.
+RUN mkdir -p /app/data && chown deno:deno /app/data
+VOLUME /app/data
+
+# The image's unprivileged user (uid 1993). It owns /app/data and nothing else of /app.
+USER deno
+EXPOSE 8000
+
+# Liveness (/healthz) with Deno itself, as the image has no curl; the load balancer's readiness
+# probe is /readyz (see the README).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["deno", "run", "--cached-only", "--allow-net=127.0.0.1", "--allow-env=PORT", "src/ops/healthcheck.ts"]
+
+# Exec form: the image's entrypoint runs `deno run …` (it execs deno for a deno subcommand), so
+# signals reach Deno itself, not a shell. The flags are `deno task start`'s (the same exact
+# permissions: the network, the environment, reading /app, running the pinned dbmate binary only),
+# plus --cached-only: the container never fetches a package.
+CMD ["run", "--cached-only", "--allow-net", "--allow-env", "--allow-read=.", "--allow-run=node_modules/.deno/@dbmate+linux-x64@2.24.0/node_modules/@dbmate/linux-x64/bin/dbmate,node_modules/.deno/@dbmate+linux-arm64@2.24.0/node_modules/@dbmate/linux-arm64/bin/dbmate,node_modules/.deno/@dbmate+darwin-x64@2.24.0/node_modules/@dbmate/darwin-x64/bin/dbmate,node_modules/.deno/@dbmate+darwin-arm64@2.24.0/node_modules/@dbmate/darwin-arm64/bin/dbmate", "main.ts"]
