@@ -194,6 +194,8 @@ Deno.test("[ops] /metrics has every family, and each moves with what it counts",
   const scrape = async () => await (await fetch(`${server.url}/metrics`)).text();
   try {
     const api = httpClient(server.url);
+    // Right after start the subscription may still be on its way.
+    await eventually(async () => sum(await scrape(), "scoreboard_redis_subscription_up") === 1);
     const before = await scrape();
     for (
       const family of [
