@@ -4,6 +4,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import { Redis } from "ioredis";
+import { join } from "node:path";
 import type { Sql } from "postgres";
 import { type Completions, createCompletions } from "./actions/completions.ts";
 import { createLoginLimiter } from "./auth/login_limiter.ts";
@@ -11,6 +12,7 @@ import { createPasswordHasher, type PasswordHasher } from "./auth/password_hashe
 import { createSessions, type Sessions } from "./auth/sessions.ts";
 import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
+import { keptSecret } from "./data_dir.ts";
 import { connectDatabase } from "./db/mod.ts";
 import { openRefreshFeed, type RefreshFeed } from "./leaderboard/feed.ts";
 import { createLeaderboard, type Leaderboard, TOP } from "./leaderboard/leaderboard.ts";
@@ -53,12 +55,34 @@ function waitForReady(redis: Redis, ms: number): Promise<void> {
   });
 }
 
-/** Opens the clients and services described by `config`. */
+/**
+ * The key that signs access tokens: JWT_SECRET; else, in the embedded mode, one kept in DATA_DIR
+ * (made on the first start) so that tokens outlive a restart; else a random one, with a warning.
+ */
+export async function accessTokenSecret(config: Config, log: Logger): Promise<Uint8Array> {
+  if (config.jwtSecret !== null) return new TextEncoder().encode(config.jwtSecret);
+  if (config.databaseUrl === null) {
+    return new TextEncoder().encode(await keptSecret(join(config.dataDir, "jwt-secret")));
+  }
+  log.warn(
+    "JWT_SECRET is not set: this instance signs with a random key, so its access tokens " +
+      "die with it and are not accepted by other instances",
+  );
+  return crypto.getRandomValues(new Uint8Array(32));
+}
+
+/**
+ * Opens the clients and services described by `config`. `databaseUrl` is the embedded
+ * PostgreSQL's when DATABASE_URL is unset (see `main.ts`).
+ */
 export async function openRuntime(
   config: Config,
   log: Logger = getLogger(["scoreboard"]),
+  databaseUrl: string | null = config.databaseUrl,
 ): Promise<Runtime> {
-  const sql = connectDatabase(config.databaseUrl, config.databasePoolSize);
+  if (databaseUrl === null) throw new Error("openRuntime: no database URL");
+  const secret = await accessTokenSecret(config, log);
+  const sql = connectDatabase(databaseUrl, config.databasePoolSize);
   const redis = new Redis(config.redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -81,15 +105,6 @@ export async function openRuntime(
       if (redisDown) redisLog.info("Redis connection is back");
       redisDown = false;
     });
-  }
-
-  let secret = config.jwtSecret === null ? null : new TextEncoder().encode(config.jwtSecret);
-  if (secret === null) {
-    secret = crypto.getRandomValues(new Uint8Array(32));
-    log.warn(
-      "JWT_SECRET is not set: this instance signs with a random key, so its access tokens " +
-        "die with it and are not accepted by other instances",
-    );
   }
 
   const metrics = createMetrics();

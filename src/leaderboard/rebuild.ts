@@ -10,6 +10,12 @@ import { createLeaderboard } from "./leaderboard.ts";
 
 if (import.meta.main) {
   const config = loadConfigOrExit();
+  if (config.databaseUrl === null) {
+    console.error(
+      "leaderboard:rebuild needs DATABASE_URL (an embedded PostgreSQL has no Redis copy)",
+    );
+    Deno.exit(78);
+  }
   const sql = connectDatabase(config.databaseUrl, 2);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   let failures = 0;
