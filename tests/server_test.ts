@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { clearRedisPrefix, createTestDatabase, newUser, randomPrefix, testEnv } from "./helpers.ts";
 import { startServer } from "./server.ts";
+import { startTcpProxy } from "./tcp_proxy.ts";
 
 Deno.test("[auth] /healthz keeps answering while logins are hashing (bcrypt off the event loop)", async () => {
   const db = await createTestDatabase();
@@ -96,10 +97,12 @@ Deno.test("[server] SIGTERM lets a request in flight finish", async () => {
 Deno.test("[server] a 500 is logged with its request id, and no secret reaches the log", async () => {
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  const server = await startServer({
-    ...testEnv(db, prefix),
-    DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere",
-  });
+  // PostgreSQL answers while the server starts (it migrates), then goes away.
+  const url = new URL(db.url);
+  const proxy = startTcpProxy(url.hostname, Number(url.port || 5432));
+  url.port = String(proxy.port);
+  const server = await startServer({ ...testEnv(db, prefix), DATABASE_URL: url.toString() });
+  await proxy.cut();
   try {
     const user = newUser();
     const res = await fetch(`${server.url}/auth/register`, {
