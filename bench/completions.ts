@@ -221,6 +221,9 @@ SELECT logged.id, logged.points_earned, logged.completed_at, ledger.total_points
            (SELECT sum(points_earned) FROM action_log)::bigint AS logged`;
   await check.end();
   console.log(`ledger ${row.ledger} = log ${row.logged}: ${row.ledger === row.logged}`);
+} catch (error) {
+  console.error(`the server's last log lines:\n${server.logs.slice(-20).join("\n")}`);
+  throw error;
 } finally {
   await server.stop();
   await db.close();
