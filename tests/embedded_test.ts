@@ -53,6 +53,17 @@ function lineOf(server: TestServer, text: string): number {
   return server.logs.findIndex((line) => line.includes(text));
 }
 
+/** Whether process `pid` runs; a zombie (ended, not yet reaped by its new parent) has ended. */
+async function processState(pid: number): Promise<"running" | "ended"> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z") ? "ended" : "running";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "ended";
+    throw error;
+  }
+}
+
 /** GET /me with `token`. */
 async function me(server: TestServer, token: string): Promise<Response> {
   return await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${token}` } });
@@ -173,6 +184,34 @@ Deno.test("[embedded] a second instance on the same DATA_DIR refuses to start; t
     await res.body?.cancel();
   } finally {
     await first.stop();
+    await Deno.remove(dataDir, { recursive: true });
+    await clearRedisPrefix(prefix);
+  }
+});
+
+Deno.test("[embedded] the PostgreSQL of an instance that was killed is stopped by the next start", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "scoreboard-embedded-" });
+  const prefix = randomPrefix();
+  let server: TestServer | null = null;
+  try {
+    server = await startServer(embeddedEnv(prefix), { dataDir });
+    const session = await register(httpClient(server.url));
+    const killed = await server.stop("SIGKILL");
+    assert.equal(killed.signal, "SIGKILL");
+    // Its PostgreSQL runs on: it has a session of its own.
+    const pid = Number(
+      (await Deno.readTextFile(join(dataDir, "postgres", "postmaster.pid"))).split("\n")[0],
+    );
+    assert.equal(await processState(pid), "running");
+
+    server = await startServer(embeddedEnv(prefix), { dataDir });
+    assert.ok(lineOf(server, "that an earlier instance left running") >= 0, server.logs.join("\n"));
+    assert.equal(await processState(pid), "ended");
+    const res = await me(server, session.accessToken);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await server?.stop();
     await Deno.remove(dataDir, { recursive: true });
     await clearRedisPrefix(prefix);
   }
