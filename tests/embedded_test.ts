@@ -4,9 +4,13 @@
  * against a second instance. Redis: the machine's, under a key prefix of the test's own.
  */
 import assert from "node:assert/strict";
+import { configure, getLogger, type LogRecord, reset } from "@logtape/logtape";
 import { resolveBinary } from "dbmate";
 import { join } from "node:path";
+import { loadConfig } from "../src/config.ts";
+import { keptSecret } from "../src/data_dir.ts";
 import { findBinaries } from "../src/db/embedded/binaries.ts";
+import { accessTokenSecret } from "../src/runtime.ts";
 import {
   ADMIN_TOKEN,
   clearRedisPrefix,
@@ -242,5 +246,57 @@ Deno.test("[embedded] `deno task start` may run this platform's PostgreSQL and d
   const allowed = run.slice("--allow-run=".length).split(",").map((path) => join(Deno.cwd(), path));
   for (const program of [...Object.values(findBinaries()), resolveBinary()]) {
     assert.ok(allowed.includes(program), `${program} is not in deno task start's --allow-run`);
+  }
+});
+
+Deno.test("[embedded] the access-token key: JWT_SECRET, else kept in DATA_DIR, else random with a warning", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "scoreboard-embedded-" });
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { buffer: (record) => records.push(record) },
+    loggers: [
+      { category: ["test"], lowestLevel: "debug", sinks: ["buffer"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  const log = getLogger(["test"]);
+  const text = (key: Uint8Array) => new TextDecoder().decode(key);
+  try {
+    const given = loadConfig({ JWT_SECRET: "k".repeat(32), DATA_DIR: dataDir });
+    assert.equal(text(await accessTokenSecret(given, log)), "k".repeat(32));
+
+    const embedded = loadConfig({ DATA_DIR: dataDir });
+    const kept = await accessTokenSecret(embedded, log);
+    assert.ok(kept.length >= 32);
+    assert.deepEqual(await accessTokenSecret(embedded, log), kept);
+    assert.equal((await Deno.readTextFile(join(dataDir, "jwt-secret"))).trim(), text(kept));
+    assert.equal(records.length, 0);
+
+    const external = loadConfig({ DATABASE_URL: "postgres://db/x", DATA_DIR: dataDir });
+    const first = await accessTokenSecret(external, log);
+    assert.notDeepEqual(await accessTokenSecret(external, log), first);
+    assert.notDeepEqual(first, kept);
+    assert.equal(records.length, 2);
+    assert.equal(records[0].level, "warning");
+    assert.match(String(records[0].message), /JWT_SECRET is not set/);
+  } finally {
+    await reset();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("[embedded] racing first starts keep one secret, and leave no temporary file", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "scoreboard-embedded-" });
+  try {
+    const path = join(dataDir, "jwt-secret");
+    const secrets = await Promise.all(Array.from({ length: 20 }, () => keptSecret(path)));
+    assert.equal(new Set(secrets).size, 1);
+    assert.equal((await Deno.readTextFile(path)).trim(), secrets[0]);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    const names = [];
+    for await (const entry of Deno.readDir(dataDir)) names.push(entry.name);
+    assert.deepEqual(names, ["jwt-secret"]);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
   }
 });
