@@ -51,7 +51,10 @@ async function target(): Promise<Target> {
   if (DATABASE === "embedded") {
     const dataDir = await Deno.makeTempDir({ prefix: "scoreboard-bench-" });
     const started = performance.now();
-    const pg = await startEmbeddedPostgres(dataDir, getLogger(["bench"]));
+    const pg = await startEmbeddedPostgres(dataDir, getLogger(["bench"])).catch(async (error) => {
+      await Deno.remove(dataDir, { recursive: true });
+      throw error;
+    });
     console.log(`embedded PostgreSQL: first start ${Math.round(performance.now() - started)} ms`);
     const sql = await migrated(pg.url, "up");
     return {

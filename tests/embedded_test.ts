@@ -172,8 +172,9 @@ Deno.test("[embedded] without DATABASE_URL: the whole journey, then a restart ke
 Deno.test("[embedded] a second instance on the same DATA_DIR refuses to start; the first keeps serving", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "scoreboard-embedded-" });
   const prefix = randomPrefix();
-  const first = await startServer(embeddedEnv(prefix), { dataDir });
+  let first: TestServer | null = null;
   try {
+    first = await startServer(embeddedEnv(prefix), { dataDir });
     await assert.rejects(startServer(embeddedEnv(prefix), { dataDir }), (error: Error) => {
       assert.match(error.message, /exited with 1 before listening/);
       assert.ok(
@@ -187,7 +188,7 @@ Deno.test("[embedded] a second instance on the same DATA_DIR refuses to start; t
     assert.equal(res.status, 200);
     await res.body?.cancel();
   } finally {
-    await first.stop();
+    await first?.stop();
     await Deno.remove(dataDir, { recursive: true });
     await clearRedisPrefix(prefix);
   }
