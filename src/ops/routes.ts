@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
+import type { SchemaState } from "../db/startup.ts";
 import type { AppEnv } from "../http/env.ts";
 import { Problem } from "../http/problem.ts";
 import type { Metrics } from "./metrics.ts";
@@ -25,8 +26,10 @@ async function answers(check: () => Promise<unknown>): Promise<boolean> {
  * instance still serves everything from PostgreSQL, so a Redis outage must not take every
  * instance out of its load balancer; the body says how Redis is.
  */
-export function opsRoutes(deps: { sql: Sql; redis: Redis | null; metrics: Metrics }) {
-  const { sql, redis, metrics } = deps;
+export function opsRoutes(
+  deps: { sql: Sql; redis: Redis | null; metrics: Metrics; schema: SchemaState },
+) {
+  const { sql, redis, metrics, schema } = deps;
   return new Hono<AppEnv>()
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
@@ -35,10 +38,12 @@ export function opsRoutes(deps: { sql: Sql; redis: Redis | null; metrics: Metric
         redis === null ? null : answers(() => redis.ping()),
       ]);
       const redisState = redisUp === null ? "none" : redisUp ? "ok" : "down";
-      if (!postgres) {
+      if (!postgres || !schema.ready) {
         throw new Problem(503, {
           kind: "not-ready",
-          detail: `PostgreSQL does not answer (Redis: ${redisState}).`,
+          detail: postgres
+            ? `The migrations have not run yet (Redis: ${redisState}).`
+            : `PostgreSQL does not answer (Redis: ${redisState}).`,
           headers: { "retry-after": "2" },
         });
       }

@@ -1,0 +1,83 @@
+/**
+ * Migrations at an instance's start. Every instance migrates (under migrate()'s lock); when an
+ * external PostgreSQL does not answer yet, the instance starts anyway — it serves what Redis holds
+ * and is not ready — and migrates in the background as soon as PostgreSQL answers.
+ */
+import type { Logger } from "@logtape/logtape";
+import { isConnectionError } from "./database.ts";
+import { migrate, MigrationError } from "./migrate.ts";
+
+/** Whether the schema is known to be up to date (the instance is ready only then). */
+export interface SchemaState {
+  ready: boolean;
+}
+
+/** How long a start waits for PostgreSQL before it serves without it. */
+const START_WAIT_MS = 3000;
+
+/** How often the background migration tries again. */
+const RETRY_MS = 2000;
+
+function options(log: Logger, waitMs: number) {
+  const dbLog = log.getChild("migrate");
+  return {
+    waitMs,
+    onLine: (line: string, stream: "stdout" | "stderr") =>
+      stream === "stderr"
+        ? dbLog.warn("dbmate: {line}", { line })
+        : dbLog.info("dbmate: {line}", { line }),
+    onWait: () => dbLog.info("another instance is applying migrations; waiting for it"),
+    done: (applied: string[]) =>
+      dbLog.info("schema up to date ({count} migrations applied now)", { count: applied.length }),
+  };
+}
+
+/** Whether a migration failed only because PostgreSQL could not be reached. */
+function unreachable(error: unknown): boolean {
+  return error instanceof MigrationError && isConnectionError(error.cause);
+}
+
+/**
+ * Migrates `databaseUrl`: true once done; false when PostgreSQL does not answer and
+ * `allowAbsent` (an external database); otherwise it calls `fail`.
+ */
+export async function migrateOrFail(
+  databaseUrl: string,
+  log: Logger,
+  how: { allowAbsent: boolean; fail(message: string): Promise<never> },
+): Promise<boolean> {
+  const { done, ...rest } = options(log, START_WAIT_MS);
+  try {
+    done((await migrate(databaseUrl, rest)).applied);
+    return true;
+  } catch (error) {
+    if (how.allowAbsent && unreachable(error)) {
+      log.warn(
+        "PostgreSQL does not answer: serving what Redis holds, not ready; migrating as soon " +
+          "as it answers",
+      );
+      return false;
+    }
+    return await how.fail(`cannot migrate the database: ${(error as Error).message}`);
+  }
+}
+
+/** Keeps trying to migrate until it succeeds, then marks the schema ready. */
+export function migrateInBackground(databaseUrl: string, log: Logger, schema: SchemaState): void {
+  const { done, ...rest } = options(log, RETRY_MS);
+  (async () => {
+    while (!schema.ready) {
+      try {
+        done((await migrate(databaseUrl, rest)).applied);
+        schema.ready = true;
+      } catch (error) {
+        if (!unreachable(error)) {
+          log.error("migrating the database failed: {message}", {
+            message: (error as Error).message,
+          });
+        }
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+      }
+    }
+  })();
+}

@@ -1,0 +1,31 @@
+/** The start line: where the instance listens and what it runs on, never a password. */
+import { type Config, whereTo } from "../config.ts";
+import { VERSION } from "../version.ts";
+
+/** The message and properties of the start line (a logger's arguments). */
+export function startLine(
+  config: Config,
+  at: { hostname: string; port: number; embedded: string | null },
+): [string, Record<string, unknown>] {
+  const host = at.hostname === "0.0.0.0" || at.hostname === "::" ? "localhost" : at.hostname;
+  const url = `http://${host}:${at.port}`;
+  const alone = config.redisUrl === null;
+  return [
+    alone
+      ? "listening on {url}: one instance on its own (no Redis), it cannot scale out"
+      : "listening on {url}: scale-out mode, Redis {redis}",
+    {
+      url,
+      hostname: at.hostname,
+      port: at.port,
+      version: VERSION,
+      mode: alone ? "single-instance" : "scale-out",
+      database: at.embedded === null
+        ? whereTo(config.databaseUrl!)
+        : `embedded PostgreSQL at ${at.embedded}`,
+      redis: alone ? null : whereTo(config.redisUrl!),
+      redisKeyPrefix: config.redisKeyPrefix,
+      operatorRoutes: config.adminToken !== null,
+    },
+  ];
+}

@@ -1,0 +1,53 @@
+/**
+ * The two Redis connections of an instance: commands that fail fast while Redis is away, and the
+ * subscription that waits for it. Both time out on a Redis that stalls instead of refusing.
+ */
+import type { Logger } from "@logtape/logtape";
+import { Redis } from "ioredis";
+
+/** How long `openRuntime` waits for Redis before it starts without it. */
+export const REDIS_STARTUP_WAIT_MS = 3000;
+
+/** Resolves once `redis` is ready, or after `ms` anyway. */
+export function waitForReady(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === "ready") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    redis.once("ready", done);
+  });
+}
+
+/** The two Redis connections of an instance, with their failures logged once per outage. */
+export function connectRedis(url: string, commandTimeoutMs: number, log: Logger) {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    // A Redis that stalls (a stopped process, a black-holed network) fails a command after this
+    // long, and its connection is dropped, so that requests fall back instead of hanging.
+    commandTimeout: commandTimeoutMs,
+    socketTimeout: commandTimeoutMs,
+    connectionName: "scoreboard",
+  });
+  const subscriber = new Redis(url, {
+    maxRetriesPerRequest: null,
+    socketTimeout: commandTimeoutMs,
+    connectionName: "scoreboard-subscriber",
+  });
+  let down = false;
+  for (const client of [redis, subscriber]) {
+    client.on("error", (error: Error) => {
+      if (!down) log.warn("Redis connection error: {message}", { message: error.message });
+      down = true;
+    });
+    client.on("ready", () => {
+      if (down) log.info("Redis connection is back");
+      down = false;
+    });
+  }
+  return { redis, subscriber };
+}
