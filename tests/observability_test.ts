@@ -35,7 +35,9 @@ const records = (server: TestServer): Record[] =>
 Deno.test("[ops] one JSON access-log line per request, and no secret in any line", async () => {
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  const server = await startServer(testEnv(db, prefix, { TRUSTED_PROXY_HOPS: "1" }));
+  const server = await startServer(
+    testEnv(db, prefix, { TRUSTED_PROXY_HOPS: "1", LOG_LEVEL: "info" }),
+  );
   try {
     const api = httpClient(server.url);
     const user = newUser();
@@ -101,6 +103,7 @@ Deno.test("[ops] audit events: the catalogue, deletions, a reused refresh token,
   const server = await startServer(testEnv(db, prefix, {
     REFRESH_TOKEN_REUSE_INTERVAL: "0",
     LOGIN_MAX_FAILURES_PER_EMAIL: "2",
+    LOG_LEVEL: "info",
   }));
   try {
     const api = httpClient(server.url);
@@ -290,5 +293,51 @@ Deno.test("[ops] /metrics has every family, and each moves with what it counts",
     await server.stop();
     await db.drop();
     await redis.stop();
+  }
+});
+
+Deno.test("[ops] every line is JSON on stdout; LOG_LEVEL=warning keeps the start line, drops the access log", async () => {
+  const db = await createTestDatabase();
+  const prefix = randomPrefix();
+  const env = testEnv(db, prefix, { LOG_LEVEL: "warning" });
+  delete env.JWT_SECRET; // a warning at start
+  const server = await startServer(env);
+  try {
+    await (await fetch(`${server.url}/healthz`)).body?.cancel();
+    const warning = await fetch(`${server.url}/no/such/route`);
+    await warning.body?.cancel();
+    await server.stop();
+    assert.deepEqual(server.stderr, []);
+    const lines = records(server);
+    assert.equal(lines.length, server.logs.length, "every line is a JSON record");
+    const start = lines.find((r) => r.message.startsWith("listening on"))!;
+    assert.equal(start.logger, "scoreboard.start");
+    assert.deepEqual(
+      Object.keys(start.properties).sort(),
+      [
+        "database",
+        "hostname",
+        "mode",
+        "operatorRoutes",
+        "port",
+        "redis",
+        "redisKeyPrefix",
+        "url",
+        "version",
+      ],
+    );
+    assert.equal(start.properties.mode, "scale-out");
+    assert.equal(start.properties.redisKeyPrefix, prefix);
+    assert.equal(start.properties.operatorRoutes, true);
+    assert.match(String(start.properties.database), /^postgres:\/\/127\.0\.0\.1:5432\/scoreboard_/);
+    assert.ok(
+      lines.some((r) => r.level === "WARN" && /JWT_SECRET/.test(r.message)),
+      server.logs.join("\n"),
+    );
+    assert.ok(!lines.some((r) => r.logger === "scoreboard.http"), "no access log at warning");
+    assert.ok(lines.some((r) => r.message === "stopped"), "the stop line is written too");
+  } finally {
+    await server.stop();
+    await db.drop();
   }
 });

@@ -204,3 +204,59 @@ Deno.test("[postgres away] a restart under load: every request answers, the pool
     await c.close();
   }
 });
+
+Deno.test("[postgres away] an instance that starts while PostgreSQL is away serves the boards from Redis, and becomes ready when it answers", async () => {
+  const c = await setup();
+  let late: TestServer | undefined;
+  try {
+    const { slug } = await createAction(c.api, 6);
+    const [x, y] = [await register(c.api), await register(c.api)];
+    for (const s of [x, y, x]) await (await complete(c.api, s.accessToken, slug)).body?.cancel();
+    const board = await (await c.get("/leaderboard?period=week")).json();
+    await c.pg.stop();
+
+    // A new instance: no usernames in its memory, no PostgreSQL to ask.
+    late = await startServer(
+      testEnv({ url: c.pg.url("scoreboard") } as TestDatabase, c.prefix, {
+        COMPLETIONS_PER_SECOND: "1000",
+      }),
+    );
+    const get = (path: string) =>
+      fetch(`${late!.url}${path}`, { signal: AbortSignal.timeout(HANG) });
+    const ready = await get("/readyz");
+    assert.equal(ready.status, 503);
+    await problem(ready);
+    const now = await get("/leaderboard?period=week");
+    assert.equal(now.status, 200);
+    assert.deepEqual(await now.json(), board);
+    const stream = await openStream(`${late.url}/leaderboard/stream`);
+    try {
+      const first = JSON.parse((await stream.next(HANG)).data);
+      assert.deepEqual(first.entries.map((e: { username: string }) => e.username), [
+        x.account.username,
+        y.account.username,
+      ]);
+    } finally {
+      await stream.close();
+    }
+    const refused = await httpClient(late.url).call("POST", `/actions/${slug}/complete`, {
+      token: x.accessToken,
+    });
+    assert.equal(refused.status, 503);
+    assert.match(refused.headers.get("retry-after") ?? "", /^\d+$/);
+    await problem(refused);
+
+    await c.pg.start();
+    await eventually(async () => {
+      const res = await get("/readyz");
+      await res.body?.cancel();
+      return res.status === 200;
+    }, HANG);
+    const done = await complete(httpClient(late.url), x.accessToken, slug);
+    assert.equal(done.status, 201);
+    assert.equal((await done.json()).totalPoints, 18);
+  } finally {
+    await late?.stop();
+    await c.close();
+  }
+});

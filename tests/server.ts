@@ -22,8 +22,10 @@ export interface TestServer {
   readonly url: string;
   readonly port: number;
   readonly pid: number;
-  /** Its log lines so far (JSON lines). */
+  /** Its log lines so far (JSON lines), stdout and stderr together. */
   readonly logs: string[];
+  /** What it wrote to stderr alone (the service logs to stdout: Deno's own messages only). */
+  readonly stderr: string[];
   /** The inspector's WebSocket URL, when started with `inspect`. */
   readonly inspector: string | null;
   /** Sends `signal` and waits for the process to end. */
@@ -65,9 +67,8 @@ export async function startServer(
       NO_COLOR: "1",
       PORT: "0",
       ...(options.dataDir === undefined ? {} : { DATA_DIR: options.dataDir }),
+      // The start line ("listening on", which tells us the port) is written at any LOG_LEVEL.
       ...env,
-      // The "listening on" record tells us the port: keep at least info.
-      LOG_LEVEL: env.LOG_LEVEL === "debug" ? "debug" : "info",
     },
     stdin: "null",
     stdout: "piped",
@@ -75,11 +76,12 @@ export async function startServer(
   }).spawn();
 
   const logs: string[] = [];
+  const stderr: string[] = [];
   const exited = child.status;
   let resolvePort: (port: number) => void;
   const listening = new Promise<number>((resolve) => resolvePort = resolve);
 
-  async function pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+  async function pump(stream: ReadableStream<Uint8Array>, also?: string[]): Promise<void> {
     const lines = stream.pipeThrough(new TextDecoderStream());
     let buffered = "";
     for await (const chunk of lines) {
@@ -89,6 +91,7 @@ export async function startServer(
         const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
         logs.push(line);
+        also?.push(line);
         try {
           const record = JSON.parse(line);
           if (String(record.message).startsWith("listening on")) {
@@ -101,7 +104,7 @@ export async function startServer(
     }
     if (buffered) logs.push(buffered);
   }
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const pumped = Promise.all([pump(child.stdout), pump(child.stderr, stderr)]);
 
   const port = await Promise.race([
     listening,
@@ -116,6 +119,7 @@ export async function startServer(
     port,
     pid: child.pid,
     logs,
+    stderr,
     inspector: logs.map((line) => /ws:\/\/\S+/.exec(line)?.[0]).find(Boolean) ?? null,
     exited: exited.then(async (status) => {
       await pumped;
