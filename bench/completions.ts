@@ -15,20 +15,28 @@
  * Each client has an account of its own (as real clients do) and completes one action in a loop
  * over keep-alive connections. pgbench runs twice: the reference transaction of STACK_NOTES.md
  * (BEGIN; SELECT the action, INSERT action_log, UPSERT score_ledger; END) and the service's own
- * single-statement transaction (`insertCompletion` in src/actions/queries.ts, copied below).
+ * single-statement transaction, as `insertCompletion` sends it (recorded, not copied).
  */
 import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
+import { insertCompletion } from "../src/actions/queries.ts";
 import { dbmate } from "../src/db/dbmate.ts";
 import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
 import { clearRedisPrefix, createTestDatabase, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
+import { type Window, windowAt } from "../src/leaderboard/periods.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const POOL = Deno.env.get("DATABASE_POOL_SIZE") ?? "10";
 const DATABASE = Deno.env.get("BENCH_DATABASE") ?? "local";
 const PGBENCH = Deno.env.get("PGBENCH") !== "0";
+/** The load generator: wrk when installed (LOAD=fetch for Deno's fetch in this process). */
+const LOAD = Deno.env.get("LOAD") ??
+  (new Deno.Command("which", { args: ["wrk"], stdout: "null", stderr: "null" }).outputSync()
+      .success
+    ? "wrk"
+    : "fetch");
 
 /** The database under test: its URL, and how to let it go. */
 interface Target {
@@ -76,6 +84,56 @@ async function target(): Promise<Target> {
   throw new Error(`BENCH_DATABASE must be local, embedded or url, not ${DATABASE}`);
 }
 
+/**
+ * The service's own completion statement as a pgbench script: `insertCompletion` (src/actions/
+ * queries.ts) called once through a connection that records the SQL it sends, with an account and
+ * a session that do not exist (so it writes nothing) whose ids are then replaced by pgbench's
+ * variables: each client completes for an account and a session of its own.
+ */
+async function serviceStatement(
+  url: string,
+  firstId: number,
+  firstSession: number,
+  slug: string,
+): Promise<string> {
+  const [accountId, sessionId] = [2_147_000_001, 2_147_000_002];
+  let sent: { query: string; parameters: unknown[] } | undefined;
+  const recorder = postgres(url, {
+    max: 1,
+    onnotice: () => {},
+    debug: (_connection, query, parameters) => sent = { query, parameters },
+  });
+  const at = new Date();
+  const windows = Object.fromEntries(
+    (["day", "week", "month"] as const).map((period) => [period, windowAt(period, at.getTime())]),
+  ) as { day: Window; week: Window; month: Window };
+  try {
+    await insertCompletion(recorder, {
+      accountId,
+      sessionId,
+      slug,
+      key: null,
+      at,
+      windows,
+      perSecond: 1_000_000,
+    });
+  } finally {
+    await recorder.end({ timeout: 5 });
+  }
+  if (!sent) throw new Error("insertCompletion sent no statement");
+  const literal = (value: unknown): string => {
+    const text = value instanceof Date ? value.toISOString() : String(value);
+    if (text === String(accountId)) return ":aid";
+    if (text === String(sessionId)) return ":sid";
+    if (value === null) return "NULL";
+    if (text === at.toISOString()) return "now()";
+    return `'${text.replaceAll("'", "''")}'`;
+  };
+  const statement = sent.query.replace(/\$(\d+)/g, (_, n) => literal(sent!.parameters[n - 1]));
+  return `\\set aid ${firstId} + :client_id\n\\set sid ${firstSession} + :client_id\n` +
+    `${statement.replace(/\s+/g, " ").trim()};\n`;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
@@ -111,7 +169,58 @@ async function pgbench(url: string, script: string): Promise<number> {
   }
 }
 
+/** wrk's Lua: each request completes for the next account's token, in turn. */
+const WRK_SCRIPT = `
+local tokens = {}
+local counter = 0
+init = function(args)
+  for i, token in ipairs(args) do tokens[i] = token end
+  counter = math.random(#tokens)
+end
+request = function()
+  counter = counter + 1
+  local token = tokens[(counter % #tokens) + 1]
+  return wrk.format("POST", nil, { ["Authorization"] = "Bearer " .. token }, nil)
+end
+`;
+
+/** Completions/s through wrk (C, so that the load generator takes little of the 2 cores). */
+async function serviceWithWrk(baseUrl: string, tokens: string[], slug: string, seconds: number) {
+  const script = await Deno.makeTempFile({ suffix: ".lua" });
+  await Deno.writeTextFile(script, WRK_SCRIPT);
+  try {
+    const out = await new Deno.Command("wrk", {
+      args: [
+        "-t2",
+        `-c${CLIENTS}`,
+        `-d${seconds}s`,
+        "--latency",
+        "-s",
+        script,
+        `${baseUrl}/actions/${slug}/complete`,
+        "--",
+        ...tokens,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const rate = /Requests\/sec:\s+([\d.]+)/.exec(text);
+    if (!rate) throw new Error(`wrk: ${text}${new TextDecoder().decode(out.stderr)}`);
+    const ms = (label: string) => {
+      const match = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(text);
+      if (!match) return NaN;
+      return Number(match[1]) * (match[2] === "us" ? 0.001 : match[2] === "s" ? 1000 : 1);
+    };
+    const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+    return { rate: Number(rate[1]), p50: ms("50"), p99: ms("99"), errors };
+  } finally {
+    await Deno.remove(script);
+  }
+}
+
 async function service(baseUrl: string, tokens: string[], slug: string, seconds: number) {
+  if (LOAD === "wrk") return await serviceWithWrk(baseUrl, tokens, slug, seconds);
   const latencies: number[] = [];
   let errors = 0;
   const until = performance.now() + seconds * 1000;
@@ -138,11 +247,16 @@ async function service(baseUrl: string, tokens: string[], slug: string, seconds:
 
 const db = await target();
 const prefix = randomPrefix();
-const server = await startServer(testEnv(db, prefix, {
-  COMPLETIONS_PER_SECOND: "1000000",
-  DATABASE_POOL_SIZE: POOL,
-  LOG_LEVEL: "warning",
-}));
+// PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
+const profile = Deno.env.get("PROFILE_DIR");
+const server = await startServer(
+  testEnv(db, prefix, {
+    COMPLETIONS_PER_SECOND: "1000000",
+    DATABASE_POOL_SIZE: POOL,
+    LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
+  }),
+  { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
+);
 try {
   const slug = "bench-action";
   const admin = await fetch(`${server.url}/admin/actions`, {
@@ -154,7 +268,9 @@ try {
     body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
   });
   if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
-  const sessions = await Promise.all(Array.from({ length: CLIENTS }, async (_, i) => {
+  // One after another, so that accounts and sessions have consecutive ids (pgbench's :aid, :sid).
+  const sessions = [];
+  for (let i = 0; i < CLIENTS; i++) {
     const res = await fetch(`${server.url}/auth/register`, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -164,10 +280,12 @@ try {
         password: "bench password",
       }),
     });
-    return await res.json();
-  }));
+    sessions.push(await res.json());
+  }
   const tokens = sessions.map((s) => s.accessToken as string);
   const firstId = Math.min(...sessions.map((s) => s.account.id as number));
+  const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;
+  const firstSession = Math.min(...tokens.map(sid));
   const [{ id: actionId }] = await db.sql`SELECT id FROM actions WHERE slug = ${slug}`;
 
   const reference = `\\set aid ${firstId} + :client_id
@@ -179,25 +297,12 @@ INSERT INTO score_ledger (account_id, total_points) VALUES (:aid, 1)
   SET total_points = score_ledger.total_points + 1, last_activity_at = NOW();
 END;
 `;
-  // insertCompletion's statement (src/actions/queries.ts) for an unkeyed completion.
-  const ours = `\\set aid ${firstId} + :client_id
-WITH account AS (SELECT id FROM accounts WHERE id = :aid AND deleted_at IS NULL FOR SHARE),
-action AS (SELECT id, point_value FROM actions WHERE slug = '${slug}' AND retired_at IS NULL),
-drawn AS (SELECT nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id FROM account, action),
-logged AS (INSERT INTO action_log (id, account_id, action_id, points_earned)
-  SELECT drawn.id, account.id, action.id, action.point_value FROM drawn, account, action
-  RETURNING id, account_id, points_earned, completed_at),
-ledger AS (INSERT INTO score_ledger AS s (account_id, total_points)
-  SELECT account_id, points_earned FROM logged
-  ON CONFLICT (account_id) DO UPDATE
-  SET total_points = s.total_points + EXCLUDED.total_points, last_activity_at = NOW()
-  RETURNING total_points)
-SELECT logged.id, logged.points_earned, logged.completed_at, ledger.total_points FROM logged, ledger;
-`;
+  const ours = await serviceStatement(db.url, firstId, firstSession, slug);
+  if (Deno.env.get("SHOW_STATEMENT")) console.log(ours);
 
   console.log(
-    `${CLIENTS} clients, ${SECONDS} s each, server pool ${POOL}, database ${DATABASE}, ` +
-      `2 cores shared`,
+    `${CLIENTS} clients (${LOAD}), ${SECONDS} s each, server pool ${POOL}, ` +
+      `database ${DATABASE}, 2 cores shared`,
   );
   await service(server.url, tokens, slug, 2); // warm up
   const pgRef = PGBENCH ? await pgbench(db.url, reference) : null;

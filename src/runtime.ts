@@ -162,8 +162,6 @@ export async function openRuntime(
 
   const completions = createCompletions({
     sql,
-    redis,
-    prefix: config.redisKeyPrefix,
     leaderboard,
     clock,
     perSecond: config.completionsPerSecond,

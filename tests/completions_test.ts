@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { createApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { openRuntime } from "../src/runtime.ts";
 import {
   ADMIN_TOKEN,
   complete,
@@ -254,5 +257,36 @@ Deno.test("[completions] two accounts racing each end with their own exact total
     );
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("[completions] the limit holds across instances and without Redis: it is counted by the statement", async () => {
+  for (const redis of [{}, { REDIS_URL: "" }] as Record<string, string>[]) {
+    const t = await openTestApp({ COMPLETIONS_PER_SECOND: "4", ...redis });
+    const second = await openRuntime(loadConfig(t.env, 2));
+    const other = createApp(second);
+    try {
+      const { slug } = await createAction(t, 1);
+      const session = await register(t);
+      const results = await Promise.all(
+        Array.from(
+          { length: 10 },
+          (_, i) =>
+            i % 2 === 0 ? complete(t, session.accessToken, slug) : Promise.resolve(
+              other.request(`/actions/${slug}/complete`, {
+                method: "POST",
+                headers: { authorization: `Bearer ${session.accessToken}` },
+              }),
+            ),
+        ),
+      );
+      const statuses = results.map((r) => r.status).sort();
+      assert.deepEqual(statuses, [201, 201, 201, 201, 429, 429, 429, 429, 429, 429]);
+      for (const r of results) await r.body?.cancel();
+      assert.equal((await ledger(t, session.account.id)).rows, 4);
+    } finally {
+      await second.close();
+      await t.close();
+    }
   }
 });

@@ -40,6 +40,8 @@ export interface StartOptions {
   dataDir?: string;
   /** Opens V8's inspector on a free port (see `loadedModules`). */
   inspect?: boolean;
+  /** More flags for `deno run` (a benchmark's `--cpu-prof`, say). */
+  flags?: string[];
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startServer(
       ? []
       : [`--allow-read=${options.dataDir}`, `--allow-write=${options.dataDir}`]),
     ...(options.inspect ? ["--inspect=127.0.0.1:0"] : []),
+    ...(options.flags ?? []),
   ];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...startTaskFlags(), ...extra, "main.ts"],

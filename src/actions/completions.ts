@@ -1,13 +1,10 @@
 /**
- * Completing actions: one statement (one transaction) writes the log row and the ledger together,
- * then the new total goes to the Redis ranking. Idempotency keys make retries safe, racing ones
- * included.
+ * Completing actions: one statement (one transaction) checks the per-account limit, writes the log
+ * row and the totals together, then the new totals go to the boards. Idempotency keys make retries
+ * safe, racing ones included.
  */
-import type { Redis } from "ioredis";
 import postgres, { type Sql } from "postgres";
-import { RateLimiterRes } from "rate-limiter-flexible";
 import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
-import { redisLimiter } from "../http/rate_limiter.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
 import type { Clock } from "../leaderboard/periods.ts";
 import { totalsOf } from "../leaderboard/queries.ts";
@@ -35,9 +32,6 @@ export interface CompletionResult {
 /** What the service needs. */
 export interface CompletionsDeps {
   sql: Sql;
-  /** null: one instance on its own, the rate limit in memory. */
-  redis: Redis | null;
-  prefix: string;
   leaderboard: Leaderboard;
   clock: Clock;
   perSecond: number;
@@ -60,22 +54,7 @@ const OVERFLOW = "22003";
 
 /** Builds the service. */
 export function createCompletions(deps: CompletionsDeps) {
-  const { sql, leaderboard } = deps;
-  const limiter = redisLimiter(deps.redis, {
-    keyPrefix: `${deps.prefix}completions`,
-    points: deps.perSecond,
-    duration: 1,
-  });
-
-  async function limit(accountId: number): Promise<void> {
-    try {
-      await limiter.consume(String(accountId));
-    } catch (error) {
-      if (!(error instanceof RateLimiterRes)) throw error;
-      deps.onLimited?.();
-      throw tooManyRequests(error.msBeforeNext, "Too many completions; slow down.");
-    }
-  }
+  const { sql, leaderboard, perSecond } = deps;
 
   /** The answer to a request whose key was used before: the original, and the current total. */
   async function replay(
@@ -108,8 +87,8 @@ export function createCompletions(deps: CompletionsDeps) {
       key: string | null,
       sessionId: number | null,
     ): Promise<CompletionResult> {
-      await limit(accountId);
       const now = deps.clock.now();
+      const at = new Date(now);
       let inserted: q.Inserted | undefined;
       try {
         inserted = await q.insertCompletion(sql, {
@@ -117,8 +96,9 @@ export function createCompletions(deps: CompletionsDeps) {
           sessionId,
           slug,
           key,
-          at: new Date(now),
+          at,
           windows: leaderboard.windows(now),
+          perSecond,
         });
       } catch (error) {
         if (error instanceof postgres.PostgresError && error.code === OVERFLOW) {
@@ -130,8 +110,18 @@ export function createCompletions(deps: CompletionsDeps) {
         throw error;
       }
       if (!inserted) {
-        const obstacle = await q.completionObstacle(sql, { accountId, sessionId, slug, key });
+        const obstacle = await q.completionObstacle(sql, {
+          accountId,
+          sessionId,
+          slug,
+          key,
+          at,
+          perSecond,
+        });
         switch (obstacle.kind) {
+          case "limited":
+            deps.onLimited?.();
+            throw tooManyRequests(obstacle.retryAfterMs, "Too many completions; slow down.");
           case "replay":
             return await replay(accountId, slug, obstacle.original);
           case "account":

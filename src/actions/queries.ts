@@ -1,7 +1,7 @@
 /** SQL of the actions catalogue, completions and their idempotency keys. */
 import { liveSession } from "../auth/queries.ts";
 import type { Db } from "../db/mod.ts";
-import { isoDate, type Window } from "../leaderboard/periods.ts";
+import type { Window } from "../leaderboard/periods.ts";
 
 /** A row of `actions`. */
 export interface ActionRow {
@@ -84,6 +84,8 @@ export interface NewCompletion {
   key: string | null;
   at: Date;
   windows: { day: Window; week: Window; month: Window };
+  /** Completions an account may make in one second (COMPLETIONS_PER_SECOND). */
+  perSecond: number;
 }
 
 /**
@@ -94,18 +96,20 @@ export interface NewCompletion {
  * or nothing. The access token's session, when it names one, must be live too: ending a session
  * stops its tokens here without a query more.
  *
- * The key is claimed before anything is written (with the log row's id drawn ahead), so that a
- * request racing another with the same key waits for it and then writes nothing. Foreign keys
- * are checked at the end of the statement, once both rows exist.
+ * The account's completion in its current one-second window is counted first (an upsert, so
+ * that racing completions of one account count one after the other, on every instance); past
+ * the limit nothing is written. The key is claimed before anything is written (with the log
+ * row's id drawn ahead), so that a request racing another with the same key waits for it and then
+ * writes nothing. Foreign keys are checked at the end of the statement, once both rows exist.
  *
- * No row: the account, its session or the action is not active, or the key is taken
- * (`completionObstacle`).
+ * No row: the account, its session or the action is not active, the limit is spent, or the key
+ * is taken (`completionObstacle`).
  */
 export async function insertCompletion(
   db: Db,
   completion: NewCompletion,
 ): Promise<Inserted | undefined> {
-  const { accountId, sessionId, slug, key, at, windows } = completion;
+  const { accountId, sessionId, slug, key, at, windows, perSecond } = completion;
   const [row] = await db<Inserted[]>`
     WITH account AS (
       SELECT id, username FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
@@ -113,9 +117,20 @@ export async function insertCompletion(
       FOR SHARE
     ), action AS (
       SELECT id, label, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
+    ), counted AS (
+      INSERT INTO completion_rate AS r (account_id, window_start, completions)
+      SELECT account.id, ${at}::timestamptz, 1 FROM account, action
+      ON CONFLICT (account_id) DO UPDATE
+        SET window_start = CASE WHEN r.window_start > EXCLUDED.window_start - interval '1 second'
+                                THEN r.window_start ELSE EXCLUDED.window_start END,
+            completions = CASE WHEN r.window_start > EXCLUDED.window_start - interval '1 second'
+                               THEN r.completions + 1 ELSE 1 END
+        WHERE r.window_start <= EXCLUDED.window_start - interval '1 second'
+           OR r.completions < ${perSecond}
+      RETURNING account_id
     ), drawn AS (
       SELECT nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id
-      FROM account, action
+      FROM account, action, counted
     ), claimed AS (
       INSERT INTO completion_idempotency_keys (account_id, idempotency_key, action_log_id)
       SELECT ${accountId}, ${key}::text, id FROM drawn WHERE ${key}::text IS NOT NULL
@@ -139,9 +154,9 @@ export async function insertCompletion(
     ), periods AS (
       INSERT INTO period_scores AS p (period, starts_at, account_id, total_points)
       SELECT w.period, w.starts_at, logged.account_id, logged.points_earned
-      FROM logged, (VALUES ('day', ${isoDate(windows.day.start!)}::date),
-                           ('week', ${isoDate(windows.week.start!)}::date),
-                           ('month', ${isoDate(windows.month.start!)}::date))
+      FROM logged, (VALUES ('day', ${windows.day.startDate}::date),
+                           ('week', ${windows.week.startDate}::date),
+                           ('month', ${windows.month.startDate}::date))
                    AS w (period, starts_at)
       ON CONFLICT (period, starts_at, account_id) DO UPDATE
         SET total_points = p.total_points + EXCLUDED.total_points
@@ -159,23 +174,34 @@ export async function insertCompletion(
 /** Why `insertCompletion` wrote nothing, in the order the API answers them. */
 export type Obstacle =
   | { kind: "account" | "missing" | "retired" }
+  | { kind: "limited"; retryAfterMs: number }
   | { kind: "replay"; original: CompletionRow };
 
 /** Finds out why a completion wrote nothing; an ended session is as gone as a deleted account. */
 export async function completionObstacle(
   db: Db,
-  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key">,
+  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key" | "at" | "perSecond">,
 ): Promise<Obstacle> {
-  const { accountId, sessionId, slug, key } = completion;
-  const [row] = await db<{ active: boolean; retired: boolean | null }[]>`
+  const { accountId, sessionId, slug, key, at, perSecond } = completion;
+  const [row] = await db<
+    { active: boolean; retired: boolean | null; window_ends: Date | null; completions: number }[]
+  >`
     SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL)
              AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
              AS active,
-           (SELECT retired_at IS NOT NULL FROM actions WHERE slug = ${slug}) AS retired`;
+           (SELECT retired_at IS NOT NULL FROM actions WHERE slug = ${slug}) AS retired,
+           r.window_start + interval '1 second' AS window_ends, r.completions
+    FROM (SELECT 1) AS one
+    LEFT JOIN completion_rate r ON r.account_id = ${accountId}`;
   if (!row.active) return { kind: "account" };
   const original = key === null ? undefined : await completionByKey(db, accountId, key);
   if (original) return { kind: "replay", original };
-  return { kind: row.retired === null ? "missing" : "retired" };
+  if (row.retired === null) return { kind: "missing" };
+  if (row.retired) return { kind: "retired" };
+  const retryAfterMs = (row.window_ends?.getTime() ?? 0) - at.getTime();
+  if (row.completions >= perSecond && retryAfterMs > 0) return { kind: "limited", retryAfterMs };
+  // The window turned between the two statements: the client may simply try again.
+  return { kind: "limited", retryAfterMs: 1 };
 }
 
 /** The completion an account made with an idempotency key. */

@@ -5,7 +5,7 @@
  * gone, was lost (a flush, a deletion, an eviction, a restart) and must be rebuilt — even if a
  * write has created it again since.
  */
-import { isoDate, type Window } from "./periods.ts";
+import type { Window } from "./periods.ts";
 
 /** The keys of one board. */
 export interface BoardKeys {
@@ -39,9 +39,7 @@ export function redisKeys(prefix: string): RedisKeys {
     names: `${base}:names`,
     channel: `${prefix}scoreboard:refresh`,
     board(window) {
-      const set = window.start === null
-        ? base
-        : `${base}:${window.period}:${isoDate(window.start)}`;
+      const set = window.start === null ? base : `${base}:${window.period}:${window.startDate}`;
       return {
         set,
         marker: `${set}:built`,

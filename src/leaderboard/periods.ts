@@ -29,6 +29,8 @@ export interface Window {
   readonly period: Period;
   readonly start: Date | null;
   readonly end: Date | null;
+  /** The UTC date the window starts on (`2026-11-23`), null for `all`. */
+  readonly startDate: string | null;
   /** `all`, or `<period>:<start date>` (`week:2026-11-23`): names the board everywhere. */
   readonly id: string;
 }
@@ -36,17 +38,37 @@ export interface Window {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The window everything falls in. */
-export const ALL_TIME: Window = Object.freeze({ period: "all", start: null, end: null, id: "all" });
+export const ALL_TIME: Window = Object.freeze({
+  period: "all",
+  start: null,
+  end: null,
+  startDate: null,
+  id: "all",
+});
 
 /** The UTC date of `date`, as `YYYY-MM-DD`. */
 export function isoDate(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
 
+/** Windows already computed, by period and day: a completion asks for the same ones many times. */
+const known = new Map<string, Window>();
+
 /** The window of `period` that contains the instant `ms`. */
 export function windowAt(period: Period, ms: number): Window {
   if (period === "all") return ALL_TIME;
   const day = Math.floor(ms / DAY_MS) * DAY_MS;
+  const key = `${period}${day}`;
+  let window = known.get(key);
+  if (!window) {
+    if (known.size >= 64) known.clear();
+    window = computeWindow(period, day);
+    known.set(key, window);
+  }
+  return window;
+}
+
+function computeWindow(period: WindowedPeriod, day: number): Window {
   let start: number;
   let end: number;
   if (period === "day") {
@@ -62,12 +84,13 @@ export function windowAt(period: Period, ms: number): Window {
     start = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
     end = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
   }
-  const startDate = new Date(start);
+  const startDate = isoDate(new Date(start));
   return Object.freeze({
     period,
-    start: startDate,
+    start: new Date(start),
     end: new Date(end),
-    id: `${period}:${isoDate(startDate)}`,
+    startDate,
+    id: `${period}:${startDate}`,
   });
 }
 

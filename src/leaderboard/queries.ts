@@ -5,7 +5,7 @@
  */
 import type { Fragment, Sql } from "postgres";
 import type { Db } from "../db/mod.ts";
-import { isoDate, type Period, type Window } from "./periods.ts";
+import type { Period, Window } from "./periods.ts";
 
 /** An account's place in a board, as PostgreSQL reads it. */
 export interface BoardRow {
@@ -28,7 +28,7 @@ function board(db: Db, window: Window): Fragment {
   if (window.start === null) return db`(SELECT account_id, total_points FROM score_ledger)`;
   return db`(
     SELECT account_id, total_points FROM period_scores
-    WHERE period = ${window.period} AND starts_at = ${isoDate(window.start)}::date
+    WHERE period = ${window.period} AND starts_at = ${window.startDate}::date
   )`;
 }
 

@@ -47,12 +47,16 @@ local changed = false
 for i = 1, (#KEYS - 2) / 2 do
   local set, marker = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
   local total, at = ARGV[2 + 2 * i], ARGV[3 + 2 * i]
-  if lost(set, marker) then
+  local built = redis.call('GET', marker)
+  if (not built) or (built == '1' and redis.call('EXISTS', set) == 0) then
     result[i + 1] = 1
   else
     if redis.call('ZADD', set, 'GT', 'CH', total, id) == 1 then changed = true end
-    redis.call('SET', marker, '1')
-    expire(set, marker, at)
+    -- A complete, empty board was just created by this ZADD: mark it, give both an end.
+    if built ~= '1' then
+      redis.call('SET', marker, '1')
+      expire(set, marker, at)
+    end
     if i == 1 then result[1] = above(set, total, id) end
     result[i + 1] = 0
   end
