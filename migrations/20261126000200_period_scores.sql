@@ -16,6 +16,9 @@ CREATE INDEX period_scores_board ON period_scores (period, starts_at, total_poin
 -- The all-time board in rank order, for reads that PostgreSQL answers itself.
 CREATE INDEX score_ledger_board ON score_ledger (total_points DESC, account_id);
 
+-- Deleted accounts, few: counts of a board subtract theirs instead of joining every row.
+CREATE INDEX accounts_deleted ON accounts (id) WHERE deleted_at IS NOT NULL;
+
 INSERT INTO period_scores (period, starts_at, account_id, total_points)
 SELECT period, starts_at, account_id, sum(points_earned)::int
 FROM (
@@ -33,5 +36,6 @@ FROM (
 GROUP BY period, starts_at, account_id;
 
 -- migrate:down
+DROP INDEX accounts_deleted;
 DROP INDEX score_ledger_board;
 DROP TABLE period_scores;

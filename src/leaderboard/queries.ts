@@ -32,6 +32,45 @@ function board(db: Db, window: Window): Fragment {
   )`;
 }
 
+/**
+ * The board's rows of deleted accounts. Counts subtract them rather than join every row with
+ * `accounts`: counting the board alone walks its index only, and deleted accounts are few.
+ */
+function deleted(db: Db, window: Window): Fragment {
+  return db`(
+    SELECT b.account_id, b.total_points
+    FROM accounts a JOIN ${board(db, window)} b ON b.account_id = a.id
+    WHERE a.deleted_at IS NOT NULL
+  )`;
+}
+
+/** How many active accounts have strictly more points than `total` (an expression). */
+function countAboveOf(db: Db, window: Window, total: Fragment): Fragment {
+  return db`(
+    (SELECT count(*) FROM ${board(db, window)} b WHERE b.total_points > ${total})
+    - (SELECT count(*) FROM ${deleted(db, window)} d WHERE d.total_points > ${total})
+  )::int`;
+}
+
+/** How many active accounts the board ranks. */
+function rankedCount(db: Db, window: Window): Fragment {
+  return db`(
+    (SELECT count(*) FROM ${board(db, window)} b)
+    - (SELECT count(*) FROM ${deleted(db, window)} d)
+  )::int`;
+}
+
+/** The board's active rows with their usernames, best first (a fragment to filter and limit). */
+function activeRows(db: Db, window: Window, where: Fragment, order: Fragment, limit: number) {
+  return db`(
+    SELECT b.account_id, a.username, b.total_points
+    FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
+    WHERE a.deleted_at IS NULL AND ${where}
+    ORDER BY ${order}
+    LIMIT ${limit}
+  )`;
+}
+
 /** `limit` rows from `offset`, best first, with the count above the first and the total. */
 export async function pageRows(
   db: Db,
@@ -50,24 +89,22 @@ export async function pageRows(
     SELECT
       COALESCE((SELECT json_agg(page ORDER BY total_points DESC, account_id) FROM page), '[]')
         AS rows,
-      (SELECT count(*) FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-       WHERE a.deleted_at IS NULL
-         AND b.total_points > (SELECT max(total_points) FROM page))::int AS above,
-      (SELECT count(*) FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-       WHERE a.deleted_at IS NULL)::int AS total`;
+      ${countAboveOf(db, window, db`(SELECT max(total_points) FROM page)`)} AS above,
+      ${rankedCount(db, window)} AS total`;
   return row;
 }
 
 /** How many active accounts of the board have strictly more than `total` points. */
 export async function countAbove(db: Db, window: Window, total: number): Promise<number> {
   const [row] = await db<{ n: number }[]>`
-    SELECT count(*)::int AS n
-    FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-    WHERE b.total_points > ${total} AND a.deleted_at IS NULL`;
+    SELECT ${countAboveOf(db, window, db`${total}::int`)} AS n`;
   return row.n;
 }
 
-/** One active account's row in the board, with the count above it; undefined without points. */
+/**
+ * One active account's row in the board, with the count above it and the count of equal ones
+ * before it (its place in board order is their sum); undefined without points.
+ */
 export async function entryRow(
   db: Db,
   window: Window,
@@ -80,27 +117,101 @@ export async function entryRow(
       WHERE b.account_id = ${accountId} AND a.deleted_at IS NULL
     )
     SELECT me.*,
-      (SELECT count(*) FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-       WHERE a.deleted_at IS NULL AND b.total_points > me.total_points)::int AS above,
-      (SELECT count(*) FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-       WHERE a.deleted_at IS NULL AND b.total_points = me.total_points
-         AND b.account_id < me.account_id)::int AS before
+      ${countAboveOf(db, window, db`me.total_points`)} AS above,
+      ((SELECT count(*) FROM ${board(db, window)} b
+        WHERE b.total_points = me.total_points AND b.account_id < me.account_id)
+       - (SELECT count(*) FROM ${deleted(db, window)} d
+          WHERE d.total_points = me.total_points AND d.account_id < me.account_id))::int AS before
     FROM me`;
   return row;
 }
 
-/** The rows of the active accounts among `ids`, each with the count above it. */
+/**
+ * Up to `radius` active rows just before and just after an account's row in board order, each
+ * list in board order. Four short walks of the board's index, however deep the account is.
+ */
+export async function neighbourRows(
+  db: Db,
+  window: Window,
+  me: BoardRow,
+  radius: number,
+): Promise<{ before: BoardRow[]; after: BoardRow[] }> {
+  const { total_points: total, account_id: id } = me;
+  const rows = await db<(BoardRow & { side: "before" | "after" })[]>`
+    SELECT 'before' AS side, * FROM ${
+    activeRows(
+      db,
+      window,
+      db`b.total_points = ${total} AND b.account_id < ${id}`,
+      db`b.account_id DESC`,
+      radius,
+    )
+  } AS tied_before
+    UNION ALL
+    SELECT 'before', * FROM ${
+    activeRows(
+      db,
+      window,
+      db`b.total_points > ${total}`,
+      db`b.total_points ASC, b.account_id DESC`,
+      radius,
+    )
+  } AS higher
+    UNION ALL
+    SELECT 'after', * FROM ${
+    activeRows(
+      db,
+      window,
+      db`b.total_points = ${total} AND b.account_id > ${id}`,
+      db`b.account_id ASC`,
+      radius,
+    )
+  } AS tied_after
+    UNION ALL
+    SELECT 'after', * FROM ${
+    activeRows(
+      db,
+      window,
+      db`b.total_points < ${total}`,
+      db`b.total_points DESC, b.account_id ASC`,
+      radius,
+    )
+  } AS lower`;
+  const inOrder = (a: BoardRow, b: BoardRow) =>
+    b.total_points - a.total_points || a.account_id - b.account_id;
+  const side = (name: string) =>
+    rows.filter((row) => row.side === name).map(({ side: _, ...row }) => row).sort(inOrder);
+  return { before: side("before").slice(-radius), after: side("after").slice(0, radius) };
+}
+
+/**
+ * The rows of the active accounts among `ids`, each with the count above it: one walk of the
+ * board above the lowest of them, whatever their number.
+ */
 export async function rowsOf(
   db: Db,
   window: Window,
   ids: number[],
 ): Promise<(BoardRow & { above: number })[]> {
   return await db<(BoardRow & { above: number })[]>`
-    SELECT b.account_id, a.username, b.total_points,
-      (SELECT count(*) FROM ${board(db, window)} o JOIN accounts oa ON oa.id = o.account_id
-       WHERE oa.deleted_at IS NULL AND o.total_points > b.total_points)::int AS above
-    FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-    WHERE b.account_id = ANY(${ids}::int[]) AND a.deleted_at IS NULL`;
+    WITH picked AS MATERIALIZED (
+      SELECT b.account_id, a.username, b.total_points
+      FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
+      WHERE b.account_id = ANY(${ids}::int[]) AND a.deleted_at IS NULL
+    ), totals AS (
+      SELECT b.total_points, count(*) AS n
+      FROM ${board(db, window)} b
+      WHERE b.total_points >= (SELECT min(total_points) FROM picked)
+      GROUP BY b.total_points
+    ), ranks AS (
+      SELECT total_points, sum(n) OVER (ORDER BY total_points DESC) - n AS above FROM totals
+    ), gone AS MATERIALIZED (
+      SELECT total_points FROM ${deleted(db, window)} d
+    )
+    SELECT p.*,
+      (r.above - (SELECT count(*) FROM gone WHERE gone.total_points > p.total_points))::int
+        AS above
+    FROM picked p JOIN ranks r ON r.total_points = p.total_points`;
 }
 
 /** An account's totals in the current windows (all time, day, week, month); undefined: none. */

@@ -46,10 +46,12 @@ export function truthReads(db: Db): BoardReads {
     async around(window, accountId, radius) {
       const me = await q.entryRow(db, window, accountId);
       if (!me) return null;
-      const position = me.above + me.before;
-      const start = Math.max(0, position - radius);
-      const { rows, above } = await q.pageRows(db, window, position - start + radius + 1, start);
-      return rankRows(toRows(rows), above, start);
+      const { before, after } = await q.neighbourRows(db, window, me, radius);
+      const rows = [...before, me, ...after];
+      const above = before.length === 0
+        ? me.above
+        : await q.countAbove(db, window, before[0].total_points);
+      return rankRows(toRows(rows), above, me.above + me.before - before.length);
     },
     async pick(window, ids) {
       const rows = await q.rowsOf(db, window, ids);
