@@ -14,7 +14,7 @@ import { startLine } from "./src/ops/start_line.ts";
 import { openRuntime, type Runtime } from "./src/runtime.ts";
 
 const config = loadConfigOrExit(navigator.hardwareConcurrency);
-await configureLogging(config.logLevel);
+const accessLog = await configureLogging(config.logLevel);
 const log = getLogger(["scoreboard"]);
 const startLog = log.getChild("start");
 
@@ -87,7 +87,7 @@ const migrated = await migrateOrFail(databaseUrl, log, {
   allowAbsent: embedded === null,
   fail: (message) => fail(message),
 });
-rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated });
+rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated, accessLog });
 if (!migrated) migrateInBackground(databaseUrl, log, rt.schema);
 server = Deno.serve({
   port: config.port,

@@ -28,7 +28,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestId());
-  app.use(accessLog(rt.log, rt.config.trustedProxyHops));
+  if (rt.accessLog) app.use(accessLog(rt.accessLog, rt.config.trustedProxyHops));
   app.use(rt.metrics.middleware());
   app.use(secureHeaders({ xFrameOptions: "DENY" }));
   app.use(async function defaults(c, next) {

@@ -20,6 +20,7 @@ import { type Clock, systemClock } from "./leaderboard/periods.ts";
 import { TOP } from "./leaderboard/top_cache.ts";
 import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import { type Audit, auditLog } from "./ops/audit.ts";
+import type { AccessLogWriter } from "./ops/logging.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
 import { connectRedis, REDIS_STARTUP_WAIT_MS, waitForReady } from "./redis/connect.ts";
 
@@ -39,6 +40,8 @@ export interface Runtime {
   readonly subscriber: Redis | null;
   readonly metrics: Metrics;
   readonly audit: Audit;
+  /** The access log's writer, or null: no line per request. */
+  readonly accessLog: AccessLogWriter | null;
   readonly hasher: PasswordHasher;
   readonly tokens: AccessTokens;
   readonly feed: RefreshFeed;
@@ -56,6 +59,8 @@ export interface RuntimeOptions {
   databaseUrl?: string;
   /** False while the migrations wait for PostgreSQL (see `src/db/startup.ts`). */
   schemaReady?: boolean;
+  /** Where the access log goes (`configureLogging`'s writer); none without it. */
+  accessLog?: AccessLogWriter | null;
 }
 
 /** Opens the clients and services described by `config`. */
@@ -202,6 +207,7 @@ export async function openRuntime(
     subscriber,
     metrics,
     audit,
+    accessLog: options.accessLog ?? null,
     hasher,
     tokens,
     feed,

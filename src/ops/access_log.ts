@@ -3,20 +3,21 @@
  * warning turns them off): method, route pattern, path, status, duration to the response's
  * headers, request id and client address. Never a body, a query string, a header or a token.
  */
-import type { Logger } from "@logtape/logtape";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
+import type { AccessLogWriter } from "./logging.ts";
 import { routeOf } from "./metrics.ts";
 
-/** Logs every request to `log`'s `http` child once its response starts. */
-export function accessLog(log: Logger, trustedProxyHops: number): MiddlewareHandler<AppEnv> {
-  const http = log.getChild("http");
+/** Writes every request to `write` once its response starts. */
+export function accessLog(
+  write: AccessLogWriter,
+  trustedProxyHops: number,
+): MiddlewareHandler<AppEnv> {
   return async function logRequest(c, next) {
     const started = performance.now();
     await next();
-    if (!http.isEnabledFor("info")) return;
-    http.info("{method} {path} {status}", {
+    write({
       method: c.req.method,
       route: routeOf(c),
       path: c.req.path,

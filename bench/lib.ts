@@ -1,0 +1,64 @@
+/** What the benchmarks share: percentiles, wrk, process memory, and a line of the table. */
+
+/** The value below which a fraction `p` of the sorted values lies. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/** Whether a program is on the PATH. */
+export function installed(program: string): boolean {
+  try {
+    return new Deno.Command("which", { args: [program], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+/** A process's resident memory, in KiB. */
+export async function rssKiB(pid: number): Promise<number> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]);
+}
+
+/** What wrk measured. */
+export interface WrkResult {
+  rate: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** Runs wrk (`args` before the URL) and reads its requests/s, latency percentiles and errors. */
+export async function wrk(url: string, args: string[], after: string[] = []): Promise<WrkResult> {
+  const out = await new Deno.Command("wrk", {
+    args: [...args, "--latency", url, ...after],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(text);
+  if (!rate) throw new Error(`wrk: ${text}${new TextDecoder().decode(out.stderr)}`);
+  const ms = (label: string) => {
+    const match = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(text);
+    if (!match) return NaN;
+    return Number(match[1]) * (match[2] === "us" ? 0.001 : match[2] === "s" ? 1000 : 1);
+  };
+  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0) +
+    Number(
+      /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text)
+        ?.slice(1).reduce((a, b) => a + Number(b), 0) ?? 0,
+    );
+  return { rate: Number(rate[1]), p50: ms("50"), p99: ms("99"), errors };
+}
+
+/** One scenario's line of the table: its figure, the reference, the ratio and the target. */
+export interface Row {
+  scenario: string;
+  figure: string;
+  reference: string;
+  result: string;
+  target: string;
+  met: boolean | null;
+  details: Record<string, unknown>;
+}
