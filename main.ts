@@ -5,6 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { createApp } from "./src/app.ts";
+import { serveWithNode } from "./src/http/node_server.ts";
 import { loadConfigOrExit } from "./src/config.ts";
 // Types only: the module itself is loaded below, in the embedded mode alone.
 import type { EmbeddedPostgres } from "./src/db/embedded/mod.ts";
@@ -20,7 +21,7 @@ const startLog = log.getChild("start");
 
 let embedded: EmbeddedPostgres | null = null;
 let rt: Runtime | null = null;
-let server: Deno.HttpServer | null = null;
+let server: { shutdown(): Promise<void> } | null = null;
 
 /** Writes the logs out and ends the process. */
 async function exit(code: number): Promise<never> {
@@ -89,8 +90,12 @@ const migrated = await migrateOrFail(databaseUrl, log, {
 });
 rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated, accessLog });
 if (!migrated) migrateInBackground(databaseUrl, log, rt.schema);
-server = Deno.serve({
+const app = createApp(rt);
+const listening = {
   port: config.port,
-  onListen: ({ hostname, port }) =>
+  onListen: ({ hostname, port }: { hostname: string; port: number }) =>
     startLog.info(...startLine(config, { hostname, port, embedded: embedded?.dataDir ?? null })),
-}, createApp(rt).fetch);
+};
+server = config.httpServer === "node"
+  ? serveWithNode(listening, app.fetch)
+  : Deno.serve(listening, app.fetch);

@@ -20,6 +20,7 @@ export function startLine(
       port: at.port,
       version: VERSION,
       mode: alone ? "single-instance" : "scale-out",
+      httpServer: config.httpServer,
       database: at.embedded === null
         ? whereTo(config.databaseUrl!)
         : `embedded PostgreSQL at ${at.embedded}`,

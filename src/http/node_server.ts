@@ -1,0 +1,160 @@
+/**
+ * The app served by `node:http` instead of `Deno.serve` (HTTP_SERVER=node), for instances that
+ * carry many streams: under Deno 2.9 a `Deno.serve` response that streams costs about 60 KB of
+ * memory, a `node:http` one about 20 KB — while `Deno.serve` answers plain requests about twice
+ * as fast. Requests become web `Request`s for the same Hono app; responses are written back as
+ * they are, and a body that offers to attach a sink (the live stream's, see ATTACH) is given the
+ * socket itself instead of being piped through a stream.
+ */
+import http from "node:http";
+import { Readable } from "node:stream";
+
+/** A body property: a function that takes over delivery to a node response (see `NodeSink`). */
+export const ATTACH = Symbol.for("scoreboard.attach");
+
+/** Where a stream body writes when it is attached to a node response. */
+export interface NodeSink {
+  /** Bytes written but not yet taken by the kernel. */
+  readonly pending: number;
+  write(bytes: Uint8Array): void;
+  end(): void;
+  /** Called once when the client goes away. */
+  onClose(listener: () => void): void;
+}
+
+/** A body that can be attached (see ATTACH). */
+export interface AttachableBody {
+  [ATTACH](sink: NodeSink): void;
+}
+
+function attachable(body: unknown): body is AttachableBody {
+  return typeof (body as Partial<AttachableBody> | null)?.[ATTACH] === "function";
+}
+
+/** What the handler gets besides the request: the client's address, as Deno.serve gives it. */
+export interface NodeServeInfo {
+  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+}
+
+/** A running node server, shaped like the part of Deno.HttpServer that main.ts uses. */
+export interface NodeHttpServer {
+  readonly port: number;
+  /** Stops accepting, closes idle connections, and resolves when every request has ended. */
+  shutdown(): Promise<void>;
+}
+
+function toRequest(req: http.IncomingMessage): Request {
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+  }
+  const method = req.method ?? "GET";
+  const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
+  return new Request(url, {
+    method,
+    headers,
+    body: Readable.toWeb(req) as ReadableStream<Uint8Array>,
+    // @ts-ignore: a streamed request body needs it (part of RequestInit in fetch's spec)
+    duplex: "half",
+  });
+}
+
+async function writeResponse(response: Response, res: http.ServerResponse): Promise<void> {
+  const headers: string[] = [];
+  response.headers.forEach((value, name) => headers.push(name, value));
+  const body = response.body;
+  if (attachable(body)) {
+    res.writeHead(response.status, headers);
+    body[ATTACH]({
+      get pending() {
+        return res.writableLength;
+      },
+      write: (bytes) => res.write(bytes),
+      end: () => res.end(),
+      onClose: (listener) => res.once("close", listener),
+    });
+    return;
+  }
+  if (body === null) {
+    res.writeHead(response.status, headers);
+    res.end();
+    return;
+  }
+  // Every answer of the app is whole but the event stream: sent at once, with its length.
+  if (!response.headers.get("content-type")?.startsWith("text/event-stream")) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (!response.headers.has("content-length")) {
+      headers.push("content-length", String(bytes.length));
+    }
+    res.writeHead(response.status, headers);
+    res.end(bytes);
+    return;
+  }
+  // A stream that cannot be attached: piped, chunked.
+  res.writeHead(response.status, headers);
+  const reader = body.getReader();
+  res.once("close", () => reader.cancel().catch(() => {}));
+  for (;;) {
+    const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+    if (done) break;
+    if (!res.write(value)) await new Promise((resolve) => res.once("drain", resolve));
+  }
+  res.end();
+}
+
+/** Serves `fetch` on `port` with node:http; calls `onListen` once it listens. */
+export function serveWithNode(
+  options: {
+    port: number;
+    hostname?: string;
+    onListen(addr: { hostname: string; port: number }): void;
+  },
+  fetch: (request: Request, info: NodeServeInfo) => Response | Promise<Response>,
+): NodeHttpServer {
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  const server = http.createServer(async (req, res) => {
+    inFlight++;
+    res.once("close", () => {
+      if (--inFlight === 0) idle?.();
+    });
+    try {
+      const response = await fetch(toRequest(req), {
+        remoteAddr: {
+          transport: "tcp",
+          hostname: req.socket.remoteAddress ?? "unknown",
+          port: req.socket.remotePort ?? 0,
+        },
+      });
+      await writeResponse(response, res);
+    } catch {
+      // The app renders its own errors: this is a connection gone wrong. Close it.
+      res.destroy();
+    }
+  });
+  // Streams stay open for hours; the heartbeat keeps them from looking idle.
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 0;
+  const hostname = options.hostname ?? "0.0.0.0";
+  server.listen(options.port, hostname, () => {
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : options.port;
+    options.onListen({ hostname, port });
+  });
+  return {
+    get port() {
+      const address = server.address();
+      return typeof address === "object" && address ? address.port : options.port;
+    },
+    shutdown() {
+      return new Promise((resolve) => {
+        server.close();
+        server.closeIdleConnections();
+        if (inFlight === 0) resolve();
+        else idle = resolve;
+      });
+    },
+  };
+}
