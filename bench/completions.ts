@@ -25,6 +25,7 @@ import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
 import { clearRedisPrefix, createTestDatabase, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
 import { type Window, windowAt } from "../src/leaderboard/periods.ts";
+import { installed, percentile, type Row, wrk } from "./lib.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
@@ -32,11 +33,7 @@ const POOL = Deno.env.get("DATABASE_POOL_SIZE") ?? "10";
 const DATABASE = Deno.env.get("BENCH_DATABASE") ?? "local";
 const PGBENCH = Deno.env.get("PGBENCH") !== "0";
 /** The load generator: wrk when installed (LOAD=fetch for Deno's fetch in this process). */
-const LOAD = Deno.env.get("LOAD") ??
-  (new Deno.Command("which", { args: ["wrk"], stdout: "null", stderr: "null" }).outputSync()
-      .success
-    ? "wrk"
-    : "fetch");
+const LOAD = Deno.env.get("LOAD") ?? (installed("wrk") ? "wrk" : "fetch");
 
 /** The database under test: its URL, and how to let it go. */
 interface Target {
@@ -134,10 +131,6 @@ async function serviceStatement(
     `${statement.replace(/\s+/g, " ").trim()};\n`;
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
 async function pgbench(url: string, script: string): Promise<number> {
   const file = await Deno.makeTempFile({ suffix: ".sql" });
   await Deno.writeTextFile(file, script);
@@ -189,31 +182,13 @@ async function serviceWithWrk(baseUrl: string, tokens: string[], slug: string, s
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(script, WRK_SCRIPT);
   try {
-    const out = await new Deno.Command("wrk", {
-      args: [
-        "-t2",
-        `-c${CLIENTS}`,
-        `-d${seconds}s`,
-        "--latency",
-        "-s",
-        script,
-        `${baseUrl}/actions/${slug}/complete`,
-        "--",
-        ...tokens,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    const rate = /Requests\/sec:\s+([\d.]+)/.exec(text);
-    if (!rate) throw new Error(`wrk: ${text}${new TextDecoder().decode(out.stderr)}`);
-    const ms = (label: string) => {
-      const match = new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`).exec(text);
-      if (!match) return NaN;
-      return Number(match[1]) * (match[2] === "us" ? 0.001 : match[2] === "s" ? 1000 : 1);
-    };
-    const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
-    return { rate: Number(rate[1]), p50: ms("50"), p99: ms("99"), errors };
+    return await wrk(`${baseUrl}/actions/${slug}/complete`, [
+      "-t2",
+      `-c${CLIENTS}`,
+      `-d${seconds}s`,
+      "-s",
+      script,
+    ], ["--", ...tokens]);
   } finally {
     await Deno.remove(script);
   }
@@ -245,95 +220,123 @@ async function service(baseUrl: string, tokens: string[], slug: string, seconds:
   };
 }
 
-const db = await target();
-const prefix = randomPrefix();
-// PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
-const profile = Deno.env.get("PROFILE_DIR");
-const server = await startServer(
-  testEnv(db, prefix, {
-    COMPLETIONS_PER_SECOND: "1000000",
-    DATABASE_POOL_SIZE: POOL,
-    LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
-  }),
-  { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
-);
-try {
-  const slug = "bench-action";
-  const admin = await fetch(`${server.url}/admin/actions`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      authorization: `Bearer ${testEnv(db, prefix).ADMIN_TOKEN}`,
-    },
-    body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
-  });
-  if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
-  // One after another, so that accounts and sessions have consecutive ids (pgbench's :aid, :sid).
-  const sessions = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    const res = await fetch(`${server.url}/auth/register`, {
+/** Runs the scenario and returns its line of the table. */
+export async function run(): Promise<Row> {
+  const db = await target();
+  const prefix = randomPrefix();
+  // PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
+  const profile = Deno.env.get("PROFILE_DIR");
+  const server = await startServer(
+    testEnv(db, prefix, {
+      COMPLETIONS_PER_SECOND: "1000000",
+      DATABASE_POOL_SIZE: POOL,
+      LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
+    }),
+    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
+  );
+  try {
+    const slug = "bench-action";
+    const admin = await fetch(`${server.url}/admin/actions`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        username: `bench-${i}`,
-        email: `bench-${i}@example.com`,
-        password: "bench password",
-      }),
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${testEnv(db, prefix).ADMIN_TOKEN}`,
+      },
+      body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
     });
-    sessions.push(await res.json());
-  }
-  const tokens = sessions.map((s) => s.accessToken as string);
-  const firstId = Math.min(...sessions.map((s) => s.account.id as number));
-  const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;
-  const firstSession = Math.min(...tokens.map(sid));
-  const [{ id: actionId }] = await db.sql`SELECT id FROM actions WHERE slug = ${slug}`;
+    if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
+    // One after another, so that accounts and sessions have consecutive ids (pgbench's :aid, :sid).
+    const sessions = [];
+    for (let i = 0; i < CLIENTS; i++) {
+      const res = await fetch(`${server.url}/auth/register`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          username: `bench-${i}`,
+          email: `bench-${i}@example.com`,
+          password: "bench password",
+        }),
+      });
+      sessions.push(await res.json());
+    }
+    const tokens = sessions.map((s) => s.accessToken as string);
+    const firstId = Math.min(...sessions.map((s) => s.account.id as number));
+    const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;
+    const firstSession = Math.min(...tokens.map(sid));
+    const [{ id: actionId }] = await db.sql`SELECT id FROM actions WHERE slug = ${slug}`;
 
-  const reference = `\\set aid ${firstId} + :client_id
-BEGIN;
-SELECT id, point_value FROM actions WHERE slug = '${slug}' AND retired_at IS NULL;
-INSERT INTO action_log (account_id, action_id, points_earned) VALUES (:aid, ${actionId}, 1);
-INSERT INTO score_ledger (account_id, total_points) VALUES (:aid, 1)
-  ON CONFLICT (account_id) DO UPDATE
-  SET total_points = score_ledger.total_points + 1, last_activity_at = NOW();
-END;
-`;
-  const ours = await serviceStatement(db.url, firstId, firstSession, slug);
-  if (Deno.env.get("SHOW_STATEMENT")) console.log(ours);
+    const reference = `\\set aid ${firstId} + :client_id
+  BEGIN;
+  SELECT id, point_value FROM actions WHERE slug = '${slug}' AND retired_at IS NULL;
+  INSERT INTO action_log (account_id, action_id, points_earned) VALUES (:aid, ${actionId}, 1);
+  INSERT INTO score_ledger (account_id, total_points) VALUES (:aid, 1)
+    ON CONFLICT (account_id) DO UPDATE
+    SET total_points = score_ledger.total_points + 1, last_activity_at = NOW();
+  END;
+  `;
+    const ours = await serviceStatement(db.url, firstId, firstSession, slug);
+    if (Deno.env.get("SHOW_STATEMENT")) console.log(ours);
 
-  console.log(
-    `${CLIENTS} clients (${LOAD}), ${SECONDS} s each, server pool ${POOL}, ` +
-      `database ${DATABASE}, 2 cores shared`,
-  );
-  await service(server.url, tokens, slug, 2); // warm up
-  const pgRef = PGBENCH ? await pgbench(db.url, reference) : null;
-  const svc = await service(server.url, tokens, slug, SECONDS);
-  const pgOurs = PGBENCH ? await pgbench(db.url, ours) : null;
-
-  console.log(
-    `service, POST /actions/{slug}/complete: ${svc.rate.toFixed(0)} completions/s ` +
-      `(p50 ${svc.p50.toFixed(1)} ms, p99 ${svc.p99.toFixed(1)} ms, ${svc.errors} errors)`,
-  );
-  if (pgRef !== null && pgOurs !== null) {
-    console.log(`pgbench, reference transaction (3 statements): ${pgRef.toFixed(0)} tx/s`);
-    console.log(`pgbench, the service's statement (1 round trip): ${pgOurs.toFixed(0)} tx/s`);
     console.log(
-      `ratio service / pgbench: ${(svc.rate / pgRef).toFixed(2)} of the reference, ` +
-        `${(svc.rate / pgOurs).toFixed(2)} of the same statement`,
+      `${CLIENTS} clients (${LOAD}), ${SECONDS} s each, server pool ${POOL}, ` +
+        `database ${DATABASE}, 2 cores shared`,
     );
-  }
+    await service(server.url, tokens, slug, 2); // warm up
+    const pgRef = PGBENCH ? await pgbench(db.url, reference) : null;
+    const svc = await service(server.url, tokens, slug, SECONDS);
+    const pgOurs = PGBENCH ? await pgbench(db.url, ours) : null;
 
-  // The books must balance after all that.
-  const check = postgres(db.url, { max: 1 });
-  const [row] = await check`
-    SELECT (SELECT sum(total_points) FROM score_ledger)::bigint AS ledger,
-           (SELECT sum(points_earned) FROM action_log)::bigint AS logged`;
-  await check.end();
-  console.log(`ledger ${row.ledger} = log ${row.logged}: ${row.ledger === row.logged}`);
-} catch (error) {
-  console.error(`the server's last log lines:\n${server.logs.slice(-20).join("\n")}`);
-  throw error;
-} finally {
-  await server.stop();
-  await db.close();
-  await clearRedisPrefix(prefix);
+    console.log(
+      `service, POST /actions/{slug}/complete: ${svc.rate.toFixed(0)} completions/s ` +
+        `(p50 ${svc.p50.toFixed(1)} ms, p99 ${svc.p99.toFixed(1)} ms, ${svc.errors} errors)`,
+    );
+    if (pgRef !== null && pgOurs !== null) {
+      console.log(`pgbench, reference transaction (3 statements): ${pgRef.toFixed(0)} tx/s`);
+      console.log(`pgbench, the service's statement (1 round trip): ${pgOurs.toFixed(0)} tx/s`);
+      console.log(
+        `ratio service / pgbench: ${(svc.rate / pgRef).toFixed(2)} of the reference, ` +
+          `${(svc.rate / pgOurs).toFixed(2)} of the same statement`,
+      );
+    }
+
+    // The books must balance after all that.
+    const check = postgres(db.url, { max: 1 });
+    const [row] = await check`
+      SELECT (SELECT sum(total_points) FROM score_ledger)::bigint AS ledger,
+             (SELECT sum(points_earned) FROM action_log)::bigint AS logged`;
+    await check.end();
+    console.log(`ledger ${row.ledger} = log ${row.logged}: ${row.ledger === row.logged}`);
+    const ratio = pgOurs === null ? null : svc.rate / pgOurs;
+    return {
+      scenario: "completions",
+      figure: `${Math.round(svc.rate)} completions/s, ${CLIENTS} clients (${LOAD}; p99 ` +
+        `${svc.p99.toFixed(1)} ms, ${svc.errors} errors)`,
+      reference: pgOurs === null || pgRef === null
+        ? "pgbench skipped"
+        : `pgbench: the service's statement ${Math.round(pgOurs)} tx/s, the seed's ` +
+          `3-statement transaction ${Math.round(pgRef)} tx/s`,
+      result: ratio === null
+        ? "—"
+        : `${ratio.toFixed(2)} × the statement (${(svc.rate / pgRef!).toFixed(2)} × the seed's)`,
+      target: "≥ 0.75 × the service's statement",
+      met: ratio === null ? null : ratio >= 0.75,
+      details: {
+        service: svc,
+        pgbenchStatement: pgOurs,
+        pgbenchReference: pgRef,
+        balanced: row.ledger === row.logged,
+        database: DATABASE,
+        pool: POOL,
+      },
+    };
+  } catch (error) {
+    console.error(`the server's last log lines:\n${server.logs.slice(-20).join("\n")}`);
+    throw error;
+  } finally {
+    await server.stop();
+    await db.close();
+    await clearRedisPrefix(prefix);
+  }
 }
+
+if (import.meta.main) await run();
