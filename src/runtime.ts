@@ -185,6 +185,7 @@ export async function openRuntime(
     retryMs: config.sseRetryMs,
     maxClients: config.sseMaxClients,
     maxBufferedBytes: config.sseMaxBufferedBytes,
+    attach: config.httpServer === "node",
     onStreams: (count) => metrics.openStreams.set(count),
     onBroadcast(period, delay) {
       metrics.broadcasts.inc({ period });

@@ -7,6 +7,7 @@
  * changes still arrive through PostgreSQL. Streams that go away are dropped at once, and streams
  * whose reader stopped reading are dropped before their buffer passes a bound.
  */
+import { ATTACH, type AttachableBody } from "../http/node_server.ts";
 import type { Entry } from "../leaderboard/entries.ts";
 import type { RefreshFeed } from "../leaderboard/feed.ts";
 import { type Clock, isCurrent, type Period, type Window } from "../leaderboard/periods.ts";
@@ -29,6 +30,11 @@ export interface HubOptions {
   retryMs: number;
   maxClients: number;
   maxBufferedBytes: number;
+  /**
+   * Streams are delivered by attaching the server's socket to the body (node:http, see
+   * `src/http/node_server.ts`) rather than by reading it (Deno.serve).
+   */
+  attach?: boolean;
   onStreams(count: number): void;
   /** An event went out; `delaySeconds` since the first change heard after the previous one. */
   onBroadcast(period: Period, delaySeconds: number | null): void;
@@ -52,7 +58,14 @@ export interface LiveHub {
   close(): void;
 }
 
-type Stream = ReadableStreamDefaultController<Uint8Array>;
+/** One open stream, whatever carries it: a ReadableStream's queue, or a node socket. */
+interface Stream {
+  /** Bytes accepted but not yet sent (the slow-reader bound applies to them). */
+  readonly pending: number;
+  write(bytes: Uint8Array): void;
+  /** Ends the stream: cleanly, or with `reason` when its client is dropped. */
+  end(reason?: Error): void;
+}
 
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
@@ -110,13 +123,13 @@ export function createLiveHub(options: HubOptions): LiveHub {
 
   /** Writes `bytes` to one stream, dropping it if its reader has fallen too far behind. */
   function write(board: Board, stream: Stream, bytes: Uint8Array): void {
-    if ((stream.desiredSize ?? 0) <= 0) {
+    if (stream.pending >= options.maxBufferedBytes) {
       options.onSlowReader();
       drop(board, stream, new Error("the client stopped reading"));
       return;
     }
     try {
-      stream.enqueue(bytes);
+      stream.write(bytes);
     } catch {
       drop(board, stream);
     }
@@ -125,12 +138,20 @@ export function createLiveHub(options: HubOptions): LiveHub {
   function drop(board: Board, stream: Stream, reason?: Error): void {
     if (!board.streams.delete(stream)) return;
     try {
-      if (reason) stream.error(reason);
-      else stream.close();
+      stream.end(reason);
     } catch {
       // already closed by the other side
     }
     size--;
+    changed();
+  }
+
+  /** Starts delivering to `stream`: the retry hint, then the board as it is. */
+  function subscribe(board: Board, stream: Stream, first: Snapshot): void {
+    board.streams.add(stream);
+    size++;
+    stream.write(retry);
+    stream.write(first.event);
     changed();
   }
 
@@ -273,15 +294,35 @@ export function createLiveHub(options: HubOptions): LiveHub {
         options.onRefused(refusal);
         return refusal;
       }
+      if (options.attach) {
+        // node:http: the server gives this body its socket instead of reading it.
+        const body = new ReadableStream<Uint8Array>() as
+          & ReadableStream<Uint8Array>
+          & AttachableBody;
+        body[ATTACH] = (socket) => {
+          const stream: Stream = {
+            get pending() {
+              return socket.pending;
+            },
+            write: (bytes) => socket.write(bytes),
+            end: () => socket.end(),
+          };
+          socket.onClose(() => drop(board, stream));
+          subscribe(board, stream, first);
+        };
+        return body;
+      }
       let self: Stream;
       return new ReadableStream<Uint8Array>({
         start(controller) {
-          self = controller;
-          board.streams.add(controller);
-          size++;
-          controller.enqueue(retry);
-          controller.enqueue(first.event);
-          changed();
+          self = {
+            get pending() {
+              return options.maxBufferedBytes - (controller.desiredSize ?? 0);
+            },
+            write: (bytes) => controller.enqueue(bytes),
+            end: (reason) => reason ? controller.error(reason) : controller.close(),
+          };
+          subscribe(board, self, first);
         },
         cancel() {
           // The client went away.
