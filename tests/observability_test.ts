@@ -317,6 +317,7 @@ Deno.test("[ops] every line is JSON on stdout; LOG_LEVEL=warning keeps the start
       [
         "database",
         "hostname",
+        "httpServer",
         "mode",
         "operatorRoutes",
         "port",
