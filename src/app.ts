@@ -1,5 +1,5 @@
 /** createApp(deps): the HTTP application — shared middleware, each feature's routes, errors. */
-import { Hono } from "hono";
+import type { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -11,10 +11,12 @@ import { isConnectionError } from "./db/database.ts";
 import { unstorableText } from "./db/mod.ts";
 import { deadline } from "./http/deadline.ts";
 import type { AppEnv } from "./http/env.ts";
-import { limitBodies, requireJsonBodies } from "./http/middleware.ts";
+import { limitBodies, requireJsonBodies, unsupportedMediaType } from "./http/middleware.ts";
+import { openApiRouter } from "./http/openapi.ts";
 import { Problem, validationProblem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
+import { serveDescription } from "./openapi.ts";
 import { accessLog } from "./ops/access_log.ts";
 import { opsRoutes } from "./ops/routes.ts";
 import { schemaGate } from "./ops/schema_gate.ts";
@@ -25,7 +27,7 @@ const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Builds the application on an open runtime (its clients, services and config). */
 export function createApp(rt: Runtime): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  const app = openApiRouter();
 
   app.use(requestId());
   if (rt.accessLog) app.use(accessLog(rt.accessLog, rt.config.trustedProxyHops));
@@ -50,7 +52,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
       allowMethods: ["GET", "HEAD"],
       maxAge: 600,
     });
-    for (const path of ["/actions", "/leaderboard", "/leaderboard/*"]) {
+    for (const path of ["/actions", "/leaderboard", "/leaderboard/*", "/openapi.json"]) {
       app.on(["GET", "HEAD", "OPTIONS"], path, readable);
     }
   }
@@ -75,6 +77,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.use("/admin", operator);
   app.use("/admin/*", operator);
   app.route("/admin/actions", adminActionRoutes(rt));
+  serveDescription(app);
 
   app.notFound((c) =>
     new Problem(404, { detail: `No route for ${c.req.method} ${c.req.path}.` }).render(c)
@@ -82,6 +85,11 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
 
   app.onError(function renderError(error, c) {
     if (error instanceof Problem) return error.render(c);
+    if (error instanceof HTTPException && error.status === 415) {
+      // @hono/zod-openapi's own media-type check of routes with a body, stricter in a few
+      // corners than requireJsonBodies (a Content-Type sent with no body, say).
+      return unsupportedMediaType().render(c);
+    }
     if (error instanceof HTTPException && error.status < 500) {
       // Hono's own 4xx (malformed JSON in the validator): its message is meant for clients.
       return new Problem(error.status, {

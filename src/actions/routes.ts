@@ -1,22 +1,25 @@
 /** Routes of API.md's "Actions": the catalogue, completing, one's own log, and /admin. */
-import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { Sql } from "postgres";
 import { requireAccount, requireToken } from "../auth/middleware.ts";
 import type { AccessTokens } from "../auth/tokens.ts";
 import { uniqueViolation } from "../db/mod.ts";
 import type { AppEnv } from "../http/env.ts";
+import { openApiRouter } from "../http/openapi.ts";
 import type { Audit } from "../ops/audit.ts";
-import { Problem, validationProblem } from "../http/problem.ts";
-import { fieldErrors, jsonBody, queryParams } from "../http/validation.ts";
+import { Problem } from "../http/problem.ts";
+import {
+  adminListRoute,
+  completeRoute,
+  createActionRoute,
+  listActionsRoute,
+  myCompletionsRoute,
+  retireActionRoute,
+  updateActionRoute,
+} from "./api.ts";
 import type { Completions } from "./completions.ts";
 import * as q from "./queries.ts";
-import {
-  completionsQuery,
-  createActionBody,
-  idempotencyKey,
-  SLUG,
-  updateActionBody,
-} from "./schemas.ts";
+import { SLUG } from "./schemas.ts";
 
 /** API.md's `Action`. */
 export function toAction(row: q.ActionRow) {
@@ -39,57 +42,56 @@ function slugParam(slug: string): string {
   return slug;
 }
 
+/** The path's slug must be one that can exist (else 404) before anything else is checked. */
+const possibleSlug = createMiddleware<AppEnv>(async function possibleSlug(c, next) {
+  slugParam(c.req.param("slug") ?? "");
+  await next();
+});
+
 /** GET /actions, POST /actions/{slug}/complete. */
 export function actionRoutes(deps: { sql: Sql; tokens: AccessTokens; completions: Completions }) {
   const { sql, completions } = deps;
-  return new Hono<AppEnv>()
-    .get("/", async (c) => {
+  return openApiRouter()
+    .openapi(listActionsRoute, async (c) => {
       const rows = await q.listActions(sql, false);
-      return c.json({ actions: rows.map(toAction) });
+      return c.json({ actions: rows.map(toAction) }, 200);
     })
-    .post("/:slug/complete", requireToken(deps.tokens), async (c) => {
-      const slug = slugParam(c.req.param("slug"));
-      const header = c.req.header("idempotency-key");
-      let key: string | null = null;
-      if (header !== undefined) {
-        const parsed = idempotencyKey.safeParse(header);
-        if (!parsed.success) {
-          throw validationProblem(
-            fieldErrors(parsed.error.issues).map((e) => ({ ...e, path: "Idempotency-Key" })),
-          );
-        }
-        key = parsed.data;
-      }
-      const result = await completions.complete(
-        c.get("accountId"),
-        slug,
-        key,
-        c.get("sessionId"),
-      );
-      return c.json(result.body, result.status);
-    });
+    .openapi(
+      { ...completeRoute, middleware: [requireToken(deps.tokens), possibleSlug] },
+      async (c) => {
+        const key = c.req.valid("header")["idempotency-key"] ?? null;
+        const result = await completions.complete(
+          c.get("accountId"),
+          c.req.valid("param").slug,
+          key,
+          c.get("sessionId"),
+        );
+        return c.json(result.body, result.status);
+      },
+    );
 }
 
 /** GET /me/completions. */
 export function myCompletionRoutes(
   deps: { sql: Sql; tokens: AccessTokens; completions: Completions },
 ) {
-  return new Hono<AppEnv>()
-    .get("/", requireAccount(deps.tokens, deps.sql), queryParams(completionsQuery), async (c) => {
+  const auth = requireAccount(deps.tokens, deps.sql);
+  return openApiRouter()
+    .openapi({ ...myCompletionsRoute, middleware: [auth] }, async (c) => {
       const { limit, before } = c.req.valid("query");
-      return c.json(await deps.completions.list(c.get("accountId"), limit, before ?? null));
+      return c.json(await deps.completions.list(c.get("accountId"), limit, before ?? null), 200);
     });
 }
 
 /** GET, POST /admin/actions; PATCH, DELETE /admin/actions/{slug} (behind `requireOperator`). */
 export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
   const { sql, audit } = deps;
-  return new Hono<AppEnv>()
-    .get("/", async (c) => {
+  return openApiRouter()
+    .openapi(adminListRoute, async (c) => {
       const rows = await q.listActions(sql, true);
-      return c.json({ actions: rows.map(toAction) });
+      return c.json({ actions: rows.map(toAction) }, 200);
     })
-    .post("/", jsonBody(createActionBody), async (c) => {
+    .openapi(createActionRoute, async (c) => {
       const body = c.req.valid("json");
       try {
         const row = await q.insertAction(sql, body);
@@ -104,8 +106,8 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
         });
       }
     })
-    .patch("/:slug", jsonBody(updateActionBody), async (c) => {
-      const slug = slugParam(c.req.param("slug"));
+    .openapi(updateActionRoute, async (c) => {
+      const slug = slugParam(c.req.valid("param").slug);
       const change = c.req.valid("json");
       const row = await q.updateAction(sql, slug, change);
       if (!row) throw unknownAction(slug);
@@ -114,10 +116,10 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
         label: change.label ?? null,
         pointValue: change.pointValue ?? null,
       });
-      return c.json(toAction(row));
+      return c.json(toAction(row), 200);
     })
-    .delete("/:slug", async (c) => {
-      const slug = slugParam(c.req.param("slug"));
+    .openapi(retireActionRoute, async (c) => {
+      const slug = slugParam(c.req.valid("param").slug);
       const row = await q.retireAction(sql, slug);
       if (!row) throw unknownAction(slug);
       audit("action.retired", { slug, retiredAt: row.retired_at!.toISOString() });

@@ -35,18 +35,21 @@ export function limitBodies(): MiddlewareHandler {
   };
 }
 
+/** 415: the one answer to a body that is not JSON, whichever check refuses it. */
+export function unsupportedMediaType(): Problem {
+  return new Problem(415, {
+    kind: "unsupported-media-type",
+    detail: "Request bodies must be sent as application/json.",
+    headers: { "accept-post": "application/json" },
+  });
+}
+
 /** A request that carries a body must carry JSON (API.md: any other content type gets 415). */
 export function requireJsonBodies(): MiddlewareHandler {
   return async function requireJson(c, next) {
     if (hasBody(c)) {
       const mediaType = (c.req.header("content-type") ?? "").split(";")[0].trim();
-      if (!JSON_MEDIA_TYPE.test(mediaType)) {
-        throw new Problem(415, {
-          kind: "unsupported-media-type",
-          detail: "Request bodies must be sent as application/json.",
-          headers: { "accept-post": "application/json" },
-        });
-      }
+      if (!JSON_MEDIA_TYPE.test(mediaType)) throw unsupportedMediaType();
     }
     await next();
   };

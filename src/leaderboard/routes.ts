@@ -1,11 +1,9 @@
 /** Routes of API.md's "Leaderboard" (the stream has its own module, `src/live/`). */
-import { Hono } from "hono";
-import type { AppEnv } from "../http/env.ts";
+import { openApiRouter } from "../http/openapi.ts";
 import { Problem } from "../http/problem.ts";
-import { pathParams, queryParams } from "../http/validation.ts";
+import { leaderboardApi } from "./api.ts";
 import type { Leaderboard } from "./leaderboard.ts";
 import type { Clock, Window } from "./periods.ts";
-import { accountParams, aroundQuery, boardQuery, idsQuery, pageQuery } from "./schemas.ts";
 
 /** The window's bounds as the API shows them (null for all time). */
 export function windowFields(window: Window) {
@@ -25,36 +23,32 @@ function notRanked(id: number): Problem {
 
 /** GET /leaderboard, /leaderboard/accounts, /leaderboard/accounts/{id}[/around]. */
 export function leaderboardRoutes(deps: { leaderboard: Leaderboard; clock: Clock }) {
-  const { leaderboard, clock } = deps;
-  return new Hono<AppEnv>()
-    .get("/", queryParams(pageQuery(clock)), async (c) => {
+  const { leaderboard } = deps;
+  const api = leaderboardApi(deps.clock);
+  return openApiRouter()
+    .openapi(api.page, async (c) => {
       const { period, at, limit, offset } = c.req.valid("query");
       const window = leaderboard.window(period, at);
       const { total, entries } = await leaderboard.page(window, limit, offset);
-      return c.json({ ...windowFields(window), total, entries });
+      return c.json({ ...windowFields(window), total, entries }, 200);
     })
-    .get("/accounts", queryParams(idsQuery(clock)), async (c) => {
+    .openapi(api.byIds, async (c) => {
       const { period, at, ids } = c.req.valid("query");
       const window = leaderboard.window(period, at);
-      return c.json({ period, entries: await leaderboard.pick(window, ids) });
+      return c.json({ period, entries: await leaderboard.pick(window, ids) }, 200);
     })
-    .get("/accounts/:id", pathParams(accountParams), queryParams(boardQuery(clock)), async (c) => {
+    .openapi(api.entry, async (c) => {
       const { id } = c.req.valid("param");
       const { period, at } = c.req.valid("query");
       const entry = await leaderboard.entry(leaderboard.window(period, at), id);
       if (!entry) throw notRanked(id);
-      return c.json(entry);
+      return c.json(entry, 200);
     })
-    .get(
-      "/accounts/:id/around",
-      pathParams(accountParams),
-      queryParams(aroundQuery(clock)),
-      async (c) => {
-        const { id } = c.req.valid("param");
-        const { period, at, radius } = c.req.valid("query");
-        const entries = await leaderboard.around(leaderboard.window(period, at), id, radius);
-        if (!entries) throw notRanked(id);
-        return c.json({ period, entries });
-      },
-    );
+    .openapi(api.around, async (c) => {
+      const { id } = c.req.valid("param");
+      const { period, at, radius } = c.req.valid("query");
+      const entries = await leaderboard.around(leaderboard.window(period, at), id, radius);
+      if (!entries) throw notRanked(id);
+      return c.json({ period, entries }, 200);
+    });
 }

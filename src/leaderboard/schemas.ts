@@ -1,11 +1,15 @@
-/** Query and path parameters of the leaderboard routes (API.md "Leaderboard"). */
-import { z } from "zod";
-import { intParam, MAX_ID } from "../http/validation.ts";
+/** Parameters and response shapes of the leaderboard routes (API.md "Leaderboard"). */
+import { z } from "@hono/zod-openapi";
+import { intParam, intParamOr, MAX_ID } from "../http/validation.ts";
 import { type Clock, PERIODS } from "./periods.ts";
 
 /** `period`: one of all, day, week, month (default all). */
 export const period = z.enum(PERIODS, { error: `must be one of ${PERIODS.join(", ")}` })
-  .default("all");
+  .default("all")
+  .openapi({
+    description: "`all` (the all-time ledger), or the current UTC `day`, ISO `week` (from " +
+      "Monday) or `month`.",
+  });
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -31,7 +35,13 @@ export function atParam(clock: Clock) {
       z.number()
         .refine((ms) => Number.isFinite(ms), "must be a real date")
         .refine((ms) => ms <= clock.now(), "must not be in the future"),
-    );
+    )
+    .openapi({
+      description: "Reads the window of `period` that contains this instant: an ISO 8601 date " +
+        "(`2026-11-23`) or date and time (`2026-11-23T18:00:00Z`; without an offset it is UTC), " +
+        "not in the future. Without it, the current window.",
+      example: "2026-11-23",
+    });
 }
 
 /** A board: which period, and optionally a past instant in it. */
@@ -42,14 +52,20 @@ export function boardQuery(clock: Clock) {
 /** GET /leaderboard */
 export function pageQuery(clock: Clock) {
   return boardQuery(clock).extend({
-    limit: intParam(1, 100).default(10),
-    offset: intParam(0, MAX_ID).default(0),
+    limit: intParamOr(1, 100, 10).openapi({ description: "Entries per page." }),
+    offset: intParamOr(0, MAX_ID, 0).openapi({
+      description: "Entries to skip, in board order.",
+    }),
   });
 }
 
 /** GET /leaderboard/accounts/{id}/around */
 export function aroundQuery(clock: Clock) {
-  return boardQuery(clock).extend({ radius: intParam(1, 50).default(5) });
+  return boardQuery(clock).extend({
+    radius: intParamOr(1, 50, 5).openapi({
+      description: "Entries to give above and below the account's, at most.",
+    }),
+  });
 }
 
 /** The most ids one by-ids request may ask for. */
@@ -65,9 +81,57 @@ export function idsQuery(clock: Clock) {
           .min(1, "give at least one id")
           .max(MAX_IDS, `give at most ${MAX_IDS} ids`),
       )
-      .transform((ids) => [...new Set(ids)]),
+      .transform((ids) => [...new Set(ids)])
+      .openapi({
+        description: `Up to ${MAX_IDS} account ids, comma-separated.`,
+        pattern: undefined,
+        example: "3,17,42",
+      }),
   });
 }
 
 /** `{id}` of /leaderboard/accounts/{id}… */
-export const accountParams = z.object({ id: intParam(1, MAX_ID) });
+export const accountParams = z.object({
+  id: intParam(1, MAX_ID).openapi({ description: "An account's id.", example: 42 }),
+});
+
+const timestamp = z.iso.datetime().openapi({ example: "2026-11-23T00:00:00.000Z" });
+
+/** API.md's `Entry`: one row of a board. */
+export const Entry = z.object({
+  rank: z.number().int().openapi({
+    description: "1 + the number of accounts with strictly more points in this board; equal " +
+      "points share a rank.",
+    example: 1,
+  }),
+  accountId: z.number().int().openapi({ example: 42 }),
+  username: z.string().openapi({ example: "ada" }),
+  totalPoints: z.number().int().openapi({
+    description: "Points in this board's window.",
+    example: 1200,
+  }),
+}).openapi("Entry");
+
+const periodName = z.enum(PERIODS).openapi({ description: "The board's period." });
+
+/** GET /leaderboard; also the data of each event of the stream (its top 10). */
+export const BoardPage = z.object({
+  period: periodName,
+  startsAt: timestamp.nullable().openapi({
+    description: "The window's start (inclusive); null for `all`.",
+  }),
+  endsAt: timestamp.nullable().openapi({
+    description: "The window's end (exclusive); null for `all`.",
+  }),
+  total: z.number().int().openapi({ description: "Ranked accounts in this board." }),
+  entries: z.array(Entry).openapi({ description: "Best first." }),
+}).openapi("BoardPage");
+
+/** GET /leaderboard/accounts and …/accounts/{id}/around */
+export const EntryList = z.object({
+  period: periodName,
+  entries: z.array(Entry).openapi({ description: "Best first." }),
+}).openapi("EntryList");
+
+/** GET /leaderboard/stream */
+export const streamQuery = z.object({ period });

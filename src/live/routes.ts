@@ -1,10 +1,9 @@
 /** GET /leaderboard/stream (Server-Sent Events) and the page at GET / that shows it. */
 import { Hono } from "hono";
 import type { AppEnv } from "../http/env.ts";
-import { z } from "zod";
 import { Problem } from "../http/problem.ts";
 import { queryParams } from "../http/validation.ts";
-import { period } from "../leaderboard/schemas.ts";
+import { streamQuery } from "../leaderboard/schemas.ts";
 import type { LiveHub } from "./hub.ts";
 
 /** The page's own policy: its script, style and stream come from this origin only. */
@@ -33,8 +32,6 @@ const STREAM_HEADERS = {
   "cache-control": "no-cache",
   "x-accel-buffering": "no",
 };
-
-const streamQuery = z.object({ period });
 
 /** GET /leaderboard/stream?period. */
 export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {

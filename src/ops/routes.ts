@@ -1,10 +1,10 @@
 /** GET /healthz, /readyz and /metrics. */
-import { Hono } from "hono";
 import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
 import type { SchemaState } from "../db/startup.ts";
-import type { AppEnv } from "../http/env.ts";
+import { openApiRouter } from "../http/openapi.ts";
 import { Problem } from "../http/problem.ts";
+import { healthRoute, metricsRoute, type Readiness, readyRoute } from "./api.ts";
 import type { Metrics } from "./metrics.ts";
 
 const CHECK_TIMEOUT_MS = 1000;
@@ -30,14 +30,14 @@ export function opsRoutes(
   deps: { sql: Sql; redis: Redis | null; metrics: Metrics; schema: SchemaState },
 ) {
   const { sql, redis, metrics, schema } = deps;
-  return new Hono<AppEnv>()
-    .get("/healthz", (c) => c.json({ status: "ok" }))
-    .get("/readyz", async (c) => {
+  return openApiRouter()
+    .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
+    .openapi(readyRoute, async (c) => {
       const [postgres, redisUp] = await Promise.all([
         answers(() => sql`SELECT 1`),
         redis === null ? null : answers(() => redis.ping()),
       ]);
-      const redisState = redisUp === null ? "none" : redisUp ? "ok" : "down";
+      const redisState: Readiness["redis"] = redisUp === null ? "none" : redisUp ? "ok" : "down";
       if (!postgres || !schema.ready) {
         throw new Problem(503, {
           kind: "not-ready",
@@ -47,7 +47,7 @@ export function opsRoutes(
           headers: { "retry-after": "2" },
         });
       }
-      return c.json({
+      const body: Readiness = {
         status: redisUp === false ? "degraded" : "ok",
         postgres: "ok",
         redis: redisState,
@@ -57,10 +57,11 @@ export function opsRoutes(
             detail: "One instance on its own: it cannot scale out (set REDIS_URL to run several).",
           }
           : { mode: "scale-out" }),
-      });
+      };
+      return c.json(body, 200);
     })
-    .get("/metrics", async (c) => {
-      return c.body(await metrics.registry.metrics(), 200, {
+    .openapi(metricsRoute, async (c) => {
+      return c.text(await metrics.registry.metrics(), 200, {
         "content-type": metrics.registry.contentType,
       });
     });

@@ -1,0 +1,176 @@
+/** What the catalogue, completion and operator routes take and answer: OpenAPI definitions. */
+import { createRoute } from "@hono/zod-openapi";
+import {
+  bodyRules,
+  internalError,
+  invalid,
+  json,
+  jsonRequest,
+  needsAccessToken,
+  needsOperatorToken,
+  problem,
+  tooMany,
+  unauthorizedResponse,
+  unavailable,
+} from "../http/openapi.ts";
+import {
+  Action,
+  ActionList,
+  completeHeaders,
+  Completion,
+  CompletionPage,
+  completionsQuery,
+  createActionBody,
+  slugParams,
+  updateActionBody,
+} from "./schemas.ts";
+
+const always = { 500: internalError, 503: unavailable() } as const;
+
+const unknownAction = problem("No action with that slug.", ["unknown-action"]);
+
+/** GET /actions */
+export const listActionsRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["Actions"],
+  summary: "The active actions",
+  description: "Sorted by slug. Public.",
+  responses: {
+    200: json(ActionList, "The actions that can be completed."),
+    ...always,
+  },
+});
+
+/** POST /actions/{slug}/complete */
+export const completeRoute = createRoute({
+  method: "post",
+  path: "/{slug}/complete",
+  tags: ["Actions"],
+  summary: "Complete an action",
+  description: "Logs the completion with the action's current point value and adds it to the " +
+    "account's total in one transaction; the live boards update. No body. Limited per account " +
+    "(by default 10 a second).",
+  security: needsAccessToken,
+  request: { params: slugParams, headers: completeHeaders },
+  responses: {
+    201: json(Completion, "Completed."),
+    200: json(
+      Completion,
+      "A replay (same `Idempotency-Key`, same action): the original completion, the current " +
+        "total and rank; nothing awarded.",
+    ),
+    400: invalid("The `Idempotency-Key` is empty or over 200 characters."),
+    401: unauthorizedResponse(),
+    404: unknownAction,
+    409: problem("The total would pass 2147483647 points; nothing changed.", ["score-overflow"]),
+    410: problem("The action is retired.", ["action-retired"]),
+    422: problem(
+      "This `Idempotency-Key` was used by this account to complete another action.",
+      ["idempotency-key-reused"],
+    ),
+    429: tooMany("Too many completions by this account."),
+    ...always,
+  },
+});
+
+/** GET /me/completions */
+export const myCompletionsRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["Actions"],
+  summary: "The caller's completions",
+  description: "Newest first, a page at a time.",
+  security: needsAccessToken,
+  request: { query: completionsQuery },
+  responses: {
+    200: json(CompletionPage, "A page of completions."),
+    400: invalid(),
+    401: unauthorizedResponse(),
+    ...always,
+  },
+});
+
+const notAnOperator = problem(
+  "ADMIN_TOKEN is not set (every /admin route is refused), or the request does not carry it.",
+  ["operator-routes-disabled", "not-an-operator"],
+);
+
+/** GET /admin/actions */
+export const adminListRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["Operator"],
+  summary: "Every action, retired ones included",
+  description: "Sorted by slug.",
+  security: needsOperatorToken,
+  responses: {
+    200: json(ActionList, "Every action."),
+    403: notAnOperator,
+    ...always,
+  },
+});
+
+/** POST /admin/actions */
+export const createActionRoute = createRoute({
+  method: "post",
+  path: "/",
+  tags: ["Operator"],
+  summary: "Add an action",
+  security: needsOperatorToken,
+  request: { body: jsonRequest(createActionBody) },
+  responses: {
+    201: {
+      ...json(Action, "Added."),
+      headers: {
+        Location: {
+          description: "The action's operator URL, `/admin/actions/{slug}`.",
+          required: true,
+          schema: { type: "string" },
+        },
+      },
+    },
+    400: invalid(),
+    403: notAnOperator,
+    409: problem("The slug is taken (retired actions keep theirs).", ["slug-taken"]),
+    ...bodyRules,
+    ...always,
+  },
+});
+
+/** PATCH /admin/actions/{slug} */
+export const updateActionRoute = createRoute({
+  method: "patch",
+  path: "/{slug}",
+  tags: ["Operator"],
+  summary: "Change an action's label or point value",
+  description: "Points already earned never change.",
+  security: needsOperatorToken,
+  request: { params: slugParams, body: jsonRequest(updateActionBody) },
+  responses: {
+    200: json(Action, "Changed."),
+    400: invalid(),
+    403: notAnOperator,
+    404: unknownAction,
+    ...bodyRules,
+    ...always,
+  },
+});
+
+/** DELETE /admin/actions/{slug} */
+export const retireActionRoute = createRoute({
+  method: "delete",
+  path: "/{slug}",
+  tags: ["Operator"],
+  summary: "Retire an action",
+  description: "It can no longer be completed (410) and leaves GET /actions; its slug stays " +
+    "taken and points already earned stay. Retiring twice keeps the first `retiredAt`.",
+  security: needsOperatorToken,
+  request: { params: slugParams },
+  responses: {
+    204: { description: "Retired." },
+    403: notAnOperator,
+    404: unknownAction,
+    ...always,
+  },
+});
