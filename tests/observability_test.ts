@@ -330,7 +330,7 @@ Deno.test("[ops] every line is JSON on stdout; LOG_LEVEL=warning keeps the start
     assert.equal(start.properties.mode, "scale-out");
     assert.equal(start.properties.redisKeyPrefix, prefix);
     assert.equal(start.properties.operatorRoutes, true);
-    assert.match(String(start.properties.database), /^postgres:\/\/127\.0\.0\.1:5432\/scoreboard_/);
+    assert.equal(start.properties.database, `postgres://127.0.0.1:5432/${db.name}`);
     assert.ok(
       lines.some((r) => r.level === "WARN" && /JWT_SECRET/.test(r.message)),
       server.logs.join("\n"),

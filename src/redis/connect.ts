@@ -27,10 +27,10 @@ export function connectRedis(url: string, commandTimeoutMs: number, log: Logger)
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    // A Redis that stalls (a stopped process, a black-holed network) sends nothing back: after
-    // this long its connection is dropped, the commands waiting on it fail, and new ones fail at
-    // once until it is back, so that requests fall back instead of hanging. (One timer per
-    // connection, not one per command as ioredis's commandTimeout would arm.)
+    // A Redis that stalls (a stopped process, a black-holed network) sends nothing back: a
+    // command fails after this long, the connection is dropped, and new commands fail at once
+    // until it is back, so that requests fall back instead of hanging.
+    commandTimeout: commandTimeoutMs,
     socketTimeout: commandTimeoutMs,
     // Commands sent in the same tick go out in one write: requests in flight share it.
     enableAutoPipelining: true,
