@@ -232,7 +232,7 @@ export async function run(): Promise<Row> {
       DATABASE_POOL_SIZE: POOL,
       LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
     }),
-    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
+    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [], discardLogs: true },
   );
   try {
     const slug = "bench-action";

@@ -52,10 +52,15 @@ export async function run(): Promise<Row> {
   if (!installed("wrk")) throw new Error("bench: reads needs wrk (apt-get install wrk)");
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  const server = await startServer(testEnv(db, prefix, {
-    COMPLETIONS_PER_SECOND: "1000",
-    LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
-  }));
+  // PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
+  const profile = Deno.env.get("PROFILE_DIR");
+  const server = await startServer(
+    testEnv(db, prefix, {
+      COMPLETIONS_PER_SECOND: "1000",
+      LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
+    }),
+    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [], discardLogs: true },
+  );
   let bare: Awaited<ReturnType<typeof startBare>> | undefined;
   try {
     await accountsWith(httpClient(server.url), [9, 8, 7, 6, 5, 4, 3, 2, 1, 1]);

@@ -10,6 +10,7 @@ import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/ro
 import { isConnectionError } from "./db/database.ts";
 import { unstorableText } from "./db/mod.ts";
 import { deadline } from "./http/deadline.ts";
+import { responseCache } from "./http/response_cache.ts";
 import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies, unsupportedMediaType } from "./http/middleware.ts";
 import { openApiRouter } from "./http/openapi.ts";
@@ -17,7 +18,7 @@ import { Problem, validationProblem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
 import { serveDescription } from "./openapi.ts";
-import { accessLog } from "./ops/access_log.ts";
+import { accessLog, accessRecord } from "./ops/access_log.ts";
 import { opsRoutes } from "./ops/routes.ts";
 import { schemaGate } from "./ops/schema_gate.ts";
 import type { Runtime } from "./runtime.ts";
@@ -29,10 +30,36 @@ const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
 export function createApp(rt: Runtime): Hono<AppEnv> {
   const app = openApiRouter();
 
+  const hops = rt.config.trustedProxyHops;
+  // Answers that vary with the Origin (CORS) are not kept.
+  const corsOn = rt.config.corsOrigins.length > 0;
+  app.use(responseCache({
+    version: () => rt.leaderboard.version(),
+    bypass: (origin) => corsOn && origin !== undefined,
+    served(c, answer) {
+      rt.metrics.observe(
+        answer.route,
+        "GET",
+        answer.status,
+        (performance.now() - answer.started) / 1000,
+      );
+      rt.accessLog?.(accessRecord(c, hops, answer));
+    },
+  }));
   app.use(requestId());
-  if (rt.accessLog) app.use(accessLog(rt.accessLog, rt.config.trustedProxyHops));
+  if (rt.accessLog) app.use(accessLog(rt.accessLog, hops));
   app.use(rt.metrics.middleware());
-  app.use(secureHeaders({ xFrameOptions: "DENY" }));
+  app.use(secureHeaders({
+    xFrameOptions: "DENY",
+    xXssProtection: false,
+    xDownloadOptions: false,
+    xDnsPrefetchControl: false,
+    xPermittedCrossDomainPolicies: false,
+    originAgentCluster: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: false,
+    referrerPolicy: false,
+  }));
   app.use(async function defaults(c, next) {
     await next();
     // Routes that need other rules (the page, the stream) set their own.

@@ -17,6 +17,14 @@ export function startTaskFlags(): string[] {
   return words.slice(2, -1);
 }
 
+/** A port that was free a moment ago. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
 /** A running server process. */
 export interface TestServer {
   readonly url: string;
@@ -42,6 +50,11 @@ export interface StartOptions {
   inspect?: boolean;
   /** More flags for `deno run` (a benchmark's `--cpu-prof`, say). */
   flags?: string[];
+  /**
+   * Its stdout goes to /dev/null and the port is chosen here (benchmarks: thousands of log lines a
+   * second cost what they cost, but the load's own process must not read them).
+   */
+  discardLogs?: boolean;
 }
 
 /**
@@ -59,6 +72,7 @@ export async function startServer(
     ...(options.inspect ? ["--inspect=127.0.0.1:0"] : []),
     ...(options.flags ?? []),
   ];
+  const chosenPort = options.discardLogs ? freePort() : 0;
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...startTaskFlags(), ...extra, "main.ts"],
     cwd: ROOT,
@@ -68,22 +82,23 @@ export async function startServer(
       HOME: Deno.env.get("HOME") ?? "",
       ...(Deno.env.has("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
       NO_COLOR: "1",
-      PORT: "0",
+      PORT: String(chosenPort),
       ...(options.dataDir === undefined ? {} : { DATA_DIR: options.dataDir }),
       // The start line ("listening on", which tells us the port) is written at any LOG_LEVEL.
       ...env,
     },
     stdin: "null",
-    stdout: "piped",
+    stdout: options.discardLogs ? "null" : "piped",
     stderr: "piped",
   }).spawn();
 
   const logs: string[] = [];
   const stderr: string[] = [];
   const exited = child.status;
-  let resolvePort: (port: number) => void;
+  let resolvePort: (port: number) => void = () => {};
   const listening = new Promise<number>((resolve) => resolvePort = resolve);
 
+  let listeningSeen = false;
   async function pump(stream: ReadableStream<Uint8Array>, also?: string[]): Promise<void> {
     const lines = stream.pipeThrough(new TextDecoderStream());
     let buffered = "";
@@ -95,19 +110,35 @@ export async function startServer(
         buffered = buffered.slice(newline + 1);
         logs.push(line);
         also?.push(line);
-        try {
-          const record = JSON.parse(line);
-          if (String(record.message).startsWith("listening on")) {
-            resolvePort(record.properties.port);
+        if (!listeningSeen && line.includes('"listening on')) {
+          try {
+            resolvePort(JSON.parse(line).properties.port);
+            listeningSeen = true;
+          } catch {
+            // not a log record (a crash message, say): kept in `logs`
           }
-        } catch {
-          // not a log record (a crash message, say): kept in `logs`
         }
       }
     }
     if (buffered) logs.push(buffered);
   }
-  const pumped = Promise.all([pump(child.stdout), pump(child.stderr, stderr)]);
+  const pumped = Promise.all([
+    ...(options.discardLogs ? [] : [pump(child.stdout)]),
+    pump(child.stderr, stderr),
+  ]);
+  if (options.discardLogs) {
+    // No start line to read: the port is ours, and the server is up once it answers.
+    (async () => {
+      for (;;) {
+        const up = await fetch(`http://127.0.0.1:${chosenPort}/healthz`).then(
+          async (res) => (await res.body?.cancel(), res.ok),
+          () => false,
+        );
+        if (up) return resolvePort(chosenPort);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    })();
+  }
 
   const port = await Promise.race([
     listening,

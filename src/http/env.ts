@@ -1,5 +1,6 @@
 /** The Hono environment every route shares: what middleware puts on the context. */
 import type { AccountRow } from "../auth/queries.ts";
+import type { CacheStamp } from "./response_cache.ts";
 
 /**
  * Context variables. `accountId`, `sessionId` (null for a token without `sid`) and `account` exist
@@ -11,5 +12,7 @@ export type AppEnv = {
     accountId: number;
     sessionId: number | null;
     account: AccountRow;
+    /** Set by a read whose response may be served again (see response_cache.ts). */
+    cacheStamp: CacheStamp | undefined;
   };
 };

@@ -6,6 +6,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
+import type { CacheStamp } from "../http/response_cache.ts";
 import { createRedisCopy, type RedisCopy, type ScoreChange } from "./copy.ts";
 import type { Entry } from "./entries.ts";
 import type { RefreshFeed } from "./feed.ts";
@@ -62,6 +63,13 @@ export interface Leaderboard {
   /** Takes a deleted account off every board and announces it. Never throws. */
   remove(accountId: number): Promise<void>;
   page(window: Window, limit: number, offset: number): Promise<PageEntries>;
+  /**
+   * What a page of the top of a current window is read at: it stays right while `version()` is
+   * unchanged. Undefined where no such promise can be made (a past window, a deep page, no feed).
+   */
+  stamp(window: Window, limit: number, offset: number): CacheStamp | undefined;
+  /** Changes whenever any board may have changed; -1 while changes may go unheard. */
+  version(): number;
   entry(window: Window, accountId: number): Promise<Entry | null>;
   around(window: Window, accountId: number, radius: number): Promise<Entry[] | null>;
   pick(window: Window, ids: number[]): Promise<Entry[]>;
@@ -154,6 +162,12 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
       }
       feed.announce();
     },
+    stamp(window, limit, offset) {
+      if (offset + limit > TOP || !isCurrent(window, clock.now()) || !top.trusted) return undefined;
+      return { version: top.version, current: () => isCurrent(window, clock.now()) };
+    },
+    // While the feed is not live, nobody is told of changes: no version holds.
+    version: () => (top.trusted ? top.version : -1),
     async page(window, limit, offset) {
       if (offset + limit <= TOP && isCurrent(window, clock.now())) {
         const page = await top.get(window);

@@ -29,6 +29,8 @@ export function leaderboardRoutes(deps: { leaderboard: Leaderboard; clock: Clock
     .openapi(api.page, async (c) => {
       const { period, at, limit, offset } = c.req.valid("query");
       const window = leaderboard.window(period, at);
+      // Taken before the read: a change during it makes the answer stale at once.
+      c.set("cacheStamp", leaderboard.stamp(window, limit, offset));
       const { total, entries } = await leaderboard.page(window, limit, offset);
       return c.json({ ...windowFields(window), total, entries }, 200);
     })

@@ -18,6 +18,10 @@ export interface TopCache {
   get(window: Window): Promise<PageEntries>;
   /** Drops everything: a board may have changed. */
   invalidate(): void;
+  /** Changes whenever the cache is dropped; a page read at a version holds while it stands. */
+  readonly version: number;
+  /** Whether tops are trusted at all (the feed is live). */
+  readonly trusted: boolean;
 }
 
 /** A cache over `read`, trusted while `live()` holds. */
@@ -57,6 +61,12 @@ export function createTopCache(
     invalidate() {
       generation++;
       cached.clear();
+    },
+    get version() {
+      return generation;
+    },
+    get trusted() {
+      return live();
     },
   };
 }

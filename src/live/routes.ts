@@ -69,6 +69,11 @@ export function pageRoutes() {
         "content-type": TYPES[file.split(".").pop()!],
         "cache-control": "no-cache",
         "content-security-policy": PAGE_CSP,
+        // Headers that only a document needs (the API's responses go without them).
+        "referrer-policy": "no-referrer",
+        "cross-origin-opener-policy": "same-origin",
+        "origin-agent-cluster": "?1",
+        "cross-origin-resource-policy": "same-origin",
       });
     });
   }

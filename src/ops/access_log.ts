@@ -3,11 +3,28 @@
  * warning turns them off): method, route pattern, path, status, duration to the response's
  * headers, request id and client address. Never a body, a query string, a header or a token.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
-import type { AccessLogWriter } from "./logging.ts";
+import type { AccessLogWriter, AccessRecord } from "./logging.ts";
 import { routeOf } from "./metrics.ts";
+
+/** The access-log line of the request of `c`, answered by `route` with `status`. */
+export function accessRecord(
+  c: Context<AppEnv>,
+  trustedProxyHops: number,
+  answer: { route: string; status: number; started: number; requestId: string },
+): AccessRecord {
+  return {
+    method: c.req.method,
+    route: answer.route,
+    path: c.req.path,
+    status: answer.status,
+    durationMs: Math.round((performance.now() - answer.started) * 100) / 100,
+    requestId: answer.requestId,
+    client: clientAddress(c, trustedProxyHops),
+  };
+}
 
 /** Writes every request to `write` once its response starts. */
 export function accessLog(
@@ -17,14 +34,11 @@ export function accessLog(
   return async function logRequest(c, next) {
     const started = performance.now();
     await next();
-    write({
-      method: c.req.method,
+    write(accessRecord(c, trustedProxyHops, {
       route: routeOf(c),
-      path: c.req.path,
       status: c.res.status,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      started,
       requestId: c.get("requestId"),
-      client: clientAddress(c, trustedProxyHops),
-    });
+    }));
   };
 }

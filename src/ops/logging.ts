@@ -16,54 +16,68 @@ import {
 /** How long a line may wait for others before it is written. */
 const FLUSH_MS = 10;
 
-/** Past this many characters waiting, they are written at once. */
-const FLUSH_CHARS = 64 * 1024;
+/** The size of a batch: lines are encoded into it as they come, and it is written when full. */
+const BATCH_BYTES = 64 * 1024;
 
 /**
- * Past this many characters waiting (stdout does not keep up), new lines are dropped and counted
- * rather than held: the service must not run out of memory for its logs.
+ * Past this many bytes waiting to be written (stdout does not keep up), new lines are dropped and
+ * counted rather than held: the service must not run out of memory for its logs.
  */
-const MAX_CHARS = 8 * 1024 * 1024;
+const MAX_WAITING_BYTES = 8 * 1024 * 1024;
 
 /** A sink that writes JSON lines to stdout in batches; `line` adds a line formatted already. */
 export function batchedStdoutSink(
   write: (bytes: Uint8Array) => Promise<number> = (bytes) => Deno.stdout.write(bytes),
 ): Sink & AsyncDisposable & { line(text: string): void } {
   const encoder = new TextEncoder();
-  let lines: string[] = [];
-  let chars = 0;
+  let batch = new Uint8Array(BATCH_BYTES);
+  let used = 0;
+  let waiting = 0;
   let dropped = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> = Promise.resolve();
 
   async function writeAll(bytes: Uint8Array): Promise<void> {
     for (let done = 0; done < bytes.length;) done += await write(bytes.subarray(done));
+    waiting -= bytes.length;
   }
 
   function flush(): Promise<void> {
     clearTimeout(timer);
     timer = undefined;
-    if (dropped > 0) {
-      lines.push(JSON.stringify({ level: "WARN", message: `${dropped} log lines dropped` }) + "\n");
-      dropped = 0;
-    }
-    if (lines.length === 0) return writing;
-    const text = lines.join("");
-    lines = [];
-    chars = 0;
-    writing = writing.then(() => writeAll(encoder.encode(text))).catch(() => {});
+    if (used === 0) return writing;
+    const full = batch.subarray(0, used);
+    waiting += used;
+    batch = new Uint8Array(BATCH_BYTES);
+    used = 0;
+    writing = writing.then(() => writeAll(full)).catch(() => {});
     return writing;
   }
 
   function line(text: string): void {
-    if (chars > MAX_CHARS) {
+    if (waiting > MAX_WAITING_BYTES) {
       dropped++;
       return;
     }
-    lines.push(text);
-    chars += text.length;
-    if (chars >= FLUSH_CHARS) flush();
-    else timer ??= setTimeout(flush, FLUSH_MS);
+    if (dropped > 0) {
+      const notice = JSON.stringify({ level: "WARN", message: `${dropped} log lines dropped` });
+      dropped = 0;
+      line(notice + "\n");
+    }
+    let { read, written } = encoder.encodeInto(text, batch.subarray(used));
+    if (read < text.length) {
+      flush();
+      // A line longer than a batch goes on its own.
+      if (text.length * 3 > BATCH_BYTES) {
+        batch = encoder.encode(text);
+        used = batch.length;
+        flush();
+        return;
+      }
+      ({ read, written } = encoder.encodeInto(text, batch));
+    }
+    used += written;
+    timer ??= setTimeout(flush, FLUSH_MS);
   }
 
   const sink = (record: LogRecord) => line(jsonLinesFormatter(record));
@@ -108,12 +122,27 @@ export async function configureLogging(level: LogLevel): Promise<AccessLogWriter
     ],
   });
   if (LEVELS.indexOf(level) > LEVELS.indexOf("info")) return null;
-  return (record) =>
+  // The timestamp's text, made once per millisecond.
+  let stampedAt = 0;
+  let stamp = "";
+  return (r) => {
+    const now = Date.now();
+    if (now !== stampedAt) {
+      stampedAt = now;
+      stamp = new Date(now).toISOString();
+    }
+    const path = JSON.stringify(r.path);
+    const method = JSON.stringify(r.method);
     stdout.line(
-      `{"@timestamp":"${new Date().toISOString()}","level":"INFO","message":` +
-        `${JSON.stringify(`${record.method} ${record.path} ${record.status}`)},` +
-        `"logger":"scoreboard.http","properties":${JSON.stringify(record)}}\n`,
+      `{"@timestamp":"${stamp}","level":"INFO","message":${
+        JSON.stringify(`${r.method} ${r.path} ${r.status}`)
+      },"logger":"scoreboard.http","properties":{"method":${method},"route":${
+        JSON.stringify(r.route)
+      },"path":${path},"status":${r.status},"durationMs":${r.durationMs},"requestId":${
+        JSON.stringify(r.requestId)
+      },"client":${JSON.stringify(r.client)}}}\n`,
     );
+  };
 }
 
 /** Writes out what is buffered; call before the process exits. */
