@@ -1,13 +1,17 @@
 /**
- * Fan-out: the live stream under load, through the real server with the load client on the same
+ * Fan-out: the live stream under load, through the real server with the load clients on the same
  * box — delay from a completion to its receipt on every open stream (p50/p99), whether every
  * stream got every update, and the server's resident memory per stream above idle.
  *
- *   deno task bench:live       (STREAMS="1000,10000", ROUNDS=20, HTTP_SERVER=node|deno)
+ *   deno task bench:live       (STREAMS="1000,10000", ROUNDS=20, HTTP_SERVER=node|deno,
+ *                               CLIENTS=2 load-client processes, PROFILE_DIR: the server's CPU
+ *                               profile)
  *
- * Streams are raw TCP connections (cheaper for the load client than `fetch`). Each round makes
- * one completion and times, for each stream, the arrival of the event carrying the new total;
- * a stream that has not seen it after MISS_MS counts as a miss. Rounds are spaced wider than
+ * The streams are raw TCP connections held by CLIENTS processes (bench/live_client.ts), which
+ * share the reading: one process reading ten thousand sockets falls behind the server that
+ * writes them, and would time its own backlog. Each round makes one completion and times, for
+ * each stream, the arrival of the event carrying the new total (clocks: performance.timeOrigin +
+ * now, the same machine); a stream that has not seen it after 5 s counts as a miss. Rounds are spaced wider than
  * BROADCAST_INTERVAL_MS so that each is one broadcast. Events are about 1 KB (ten players with
  * long names), like the reference figures.
  */
@@ -27,81 +31,66 @@ import { percentile, type Row, rssKiB } from "./lib.ts";
 const LEVELS = (Deno.env.get("STREAMS") ?? "1000,10000").split(",").map(Number);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 20);
 const SERVER = Deno.env.get("HTTP_SERVER") ?? "node";
-const MISS_MS = 5000;
+const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 2);
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
-/** A stream read over a raw connection; `waitFor` resolves when `marker` arrives. */
-class RawStream {
-  #conn: Deno.TcpConn;
-  #tail = "";
-  #waiting: { marker: string; resolve: (at: number | null) => void } | undefined;
-  #first: Promise<void>;
+/** A load-client process (bench/live_client.ts) and its streams. */
+class Client {
+  #child: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #lines: AsyncGenerator<string>;
+  streams = 0;
 
-  private constructor(conn: Deno.TcpConn) {
-    this.#conn = conn;
-    let sawFirst: () => void;
-    this.#first = new Promise((resolve) => sawFirst = resolve);
-    this.#read(() => sawFirst());
+  constructor() {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net=127.0.0.1", new URL("./live_client.ts", import.meta.url).pathname],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = lines(this.#child.stdout);
   }
 
-  static async open(port: number): Promise<RawStream> {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    await conn.write(encoder.encode(
-      "GET /leaderboard/stream HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n",
-    ));
-    const stream = new RawStream(conn);
-    await stream.#first;
-    return stream;
+  async #ask(command: unknown): Promise<Record<string, unknown>> {
+    await this.#writer.write(encoder.encode(JSON.stringify(command) + "\n"));
+    return this.#next();
   }
 
-  async #read(onFirst: () => void): Promise<void> {
-    // Small buffers: ten thousand of them live in this process.
-    const buffer = new Uint8Array(4096);
-    let first = true;
-    try {
-      for (;;) {
-        const n = await this.#conn.read(buffer);
-        if (n === null) return;
-        const at = performance.now();
-        const text = this.#tail + decoder.decode(buffer.subarray(0, n));
-        if (first && text.includes("event: leaderboard")) {
-          first = false;
-          onFirst();
-        }
-        if (this.#waiting && text.includes(this.#waiting.marker)) {
-          this.#waiting.resolve(at);
-          this.#waiting = undefined;
-        }
-        this.#tail = text.slice(-64);
-      }
-    } catch {
-      // closed by close()
-    }
+  async #next(): Promise<Record<string, unknown>> {
+    const line = await this.#lines.next();
+    if (line.done) throw new Error("a load client ended");
+    return JSON.parse(line.value);
   }
 
-  /** When `marker` arrived, or null when it did not within MISS_MS. */
-  waitFor(marker: string): Promise<number | null> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#waiting = undefined;
-        resolve(null);
-      }, MISS_MS);
-      this.#waiting = {
-        marker,
-        resolve: (at) => {
-          clearTimeout(timer);
-          resolve(at);
-        },
-      };
-    });
+  async open(count: number, port: number): Promise<void> {
+    this.streams = (await this.#ask({ open: count, port })).opened as number;
   }
 
-  close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
+  /** Arms every stream for `marker`; the returned promise gives their arrival times. */
+  async arm(marker: string): Promise<() => Promise<(number | null)[]>> {
+    await this.#ask({ wait: marker });
+    const arrivals = this.#next();
+    return async () => (await arrivals).arrivals as (number | null)[];
+  }
+
+  async close(): Promise<void> {
+    await this.#writer.write(encoder.encode(JSON.stringify({ close: true }) + "\n")).catch(
+      () => {},
+    );
+    await this.#writer.close().catch(() => {});
+    await this.#child.status;
+  }
+}
+
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buffered = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
     }
   }
 }
@@ -121,14 +110,20 @@ interface Level {
 export async function run(): Promise<Row> {
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  const server = await startServer(testEnv(db, prefix, {
-    SSE_MAX_CLIENTS: "20000",
-    COMPLETIONS_PER_SECOND: "100000",
-    HTTP_SERVER: SERVER,
-    LOG_LEVEL: "warning",
-  }));
+  // PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
+  const profile = Deno.env.get("PROFILE_DIR");
+  const server = await startServer(
+    testEnv(db, prefix, {
+      SSE_MAX_CLIENTS: "20000",
+      COMPLETIONS_PER_SECOND: "100000",
+      HTTP_SERVER: SERVER,
+      LOG_LEVEL: "warning",
+    }),
+    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
+  );
   const pid = server.pid;
-  const streams: RawStream[] = [];
+  const clients = Array.from({ length: CLIENTS }, () => new Client());
+  const open = () => clients.reduce((sum, client) => sum + client.streams, 0);
   const levels: Level[] = [];
   try {
     const api = httpClient(server.url);
@@ -153,12 +148,13 @@ export async function run(): Promise<Row> {
     console.log(`server (${SERVER}) RSS with no stream: ${(idle / 1024).toFixed(1)} MiB`);
 
     for (const level of LEVELS) {
-      while (streams.length < level) {
-        const batch = Math.min(200, level - streams.length);
-        streams.push(
-          ...await Promise.all(Array.from({ length: batch }, () => RawStream.open(server.port))),
-        );
-      }
+      // Each client opens its share of the new streams.
+      const more = level - open();
+      await Promise.all(
+        clients.map((client, i) =>
+          client.open(Math.floor(more / CLIENTS) + (i < more % CLIENTS ? 1 : 0), server.port)
+        ),
+      );
       await new Promise((resolve) => setTimeout(resolve, 2000));
       const rss = await rssKiB(pid);
       const delays: number[] = [];
@@ -166,10 +162,11 @@ export async function run(): Promise<Row> {
       for (let round = 0; round < ROUNDS; round++) {
         total += 1;
         const marker = `"totalPoints":${total}}`;
-        const arrivals = streams.map((s) => s.waitFor(marker));
-        const sent = performance.now();
+        const arrivals = await Promise.all(clients.map((client) => client.arm(marker)));
+        const sent = performance.timeOrigin + performance.now();
         await (await complete(api, leader.accessToken, slug)).body?.cancel();
-        for (const at of await Promise.all(arrivals)) {
+        const received = (await Promise.all(arrivals.map((wait) => wait()))).flat();
+        for (const at of received) {
           if (at === null) missed++;
           else delays.push(at - sent);
         }
@@ -194,7 +191,7 @@ export async function run(): Promise<Row> {
       );
     }
   } finally {
-    for (const stream of streams) stream.close();
+    await Promise.all(clients.map((client) => client.close()));
     await server.stop();
     await db.drop();
     await clearRedisPrefix(prefix);

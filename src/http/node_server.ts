@@ -27,6 +27,28 @@ export interface AttachableBody {
   [ATTACH](sink: NodeSink): void;
 }
 
+/**
+ * Each write of an attached stream as one HTTP/1.1 chunk, framed once per distinct bytes: the hub
+ * writes the same event to every stream, so ten thousand sockets share one framed copy and each
+ * gets one plain socket write (node's own chunking costs a writev of three parts per response).
+ */
+const framedChunks = new WeakMap<Uint8Array, Uint8Array>();
+const CRLF = new Uint8Array([13, 10]);
+
+function framed(bytes: Uint8Array): Uint8Array {
+  let chunk = framedChunks.get(bytes);
+  if (!chunk) {
+    const size = new TextEncoder().encode(bytes.length.toString(16));
+    chunk = new Uint8Array(size.length + 2 + bytes.length + 2);
+    chunk.set(size);
+    chunk.set(CRLF, size.length);
+    chunk.set(bytes, size.length + 2);
+    chunk.set(CRLF, size.length + 2 + bytes.length);
+    framedChunks.set(bytes, chunk);
+  }
+  return chunk;
+}
+
 function attachable(body: unknown): body is AttachableBody {
   return typeof (body as Partial<AttachableBody> | null)?.[ATTACH] === "function";
 }
@@ -66,11 +88,14 @@ async function writeResponse(response: Response, res: http.ServerResponse): Prom
   const body = response.body;
   if (attachable(body)) {
     res.writeHead(response.status, headers);
+    res.flushHeaders();
+    const socket = res.socket!;
+    if (!res.chunkedEncoding) throw new Error("an attached stream needs chunked encoding");
     body[ATTACH]({
       get pending() {
-        return res.writableLength;
+        return socket.writableLength;
       },
-      write: (bytes) => res.write(bytes),
+      write: (bytes) => socket.write(framed(bytes)),
       end: () => res.end(),
       onClose: (listener) => res.once("close", listener),
     });
