@@ -23,6 +23,7 @@ function assertPagePolicy(res: Response, path: string): void {
   assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
   assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
   assert.equal(res.headers.get("cache-control"), "no-cache", path);
+  assert.equal(res.headers.get("x-frame-options"), "DENY", path);
 }
 
 Deno.test("[page] GET / serves the live page with a strict policy of its own", async () => {

@@ -71,6 +71,7 @@ export function pageRoutes() {
         "content-security-policy": PAGE_CSP,
         // Headers that only a document needs (the API's responses go without them).
         "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
         "cross-origin-opener-policy": "same-origin",
         "origin-agent-cluster": "?1",
         "cross-origin-resource-policy": "same-origin",
