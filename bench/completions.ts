@@ -178,7 +178,12 @@ end
 `;
 
 /** Completions/s through wrk (C, so that the load generator takes little of the 2 cores). */
-async function serviceWithWrk(baseUrl: string, tokens: string[], slug: string, seconds: number) {
+export async function serviceWithWrk(
+  baseUrl: string,
+  tokens: string[],
+  slug: string,
+  seconds: number,
+) {
   const script = await Deno.makeTempFile({ suffix: ".lua" });
   await Deno.writeTextFile(script, WRK_SCRIPT);
   try {
