@@ -31,13 +31,13 @@ try {
     FROM generate_series(1, ${ACCOUNTS}) AS g`;
   await sql`
     INSERT INTO score_ledger (account_id, total_points)
-    SELECT id, (1000000 / (1 + (id * 7919) % 5000))::int FROM accounts`;
+    SELECT id, (1000000 / (1 + (id::bigint * 7919) % 5000))::int FROM accounts`;
   // The log of the previous month, and the period totals the completion statement keeps.
   const month = windowAt("month", Date.now());
   const previous = windowAt("month", month.start!.getTime() - 1);
   await sql`
     INSERT INTO action_log (account_id, action_id, points_earned, completed_at)
-    SELECT 1 + (g * 104729) % ${Math.min(ACCOUNTS, 200_000)}, 1, 10,
+    SELECT 1 + (g::bigint * 104729) % ${Math.min(ACCOUNTS, 200_000)}, 1, 10,
            ${previous.start!}::timestamptz + (random() * (${previous.end!}::timestamptz -
              ${previous.start!}::timestamptz))
     FROM generate_series(1, ${LOG_ROWS}) AS g`;
@@ -91,10 +91,19 @@ try {
   await time("all time: around one account, radius 5", () => reads.around(all, middle, 5));
   await time("all time: 100 ids (a friends board)", () => reads.pick(all, friends));
   await time("past month: the top 10 (and the total)", () => reads.page(previous, 10, 0));
+  // The account halfway down the past month's board.
+  const [{ account_id: halfway }] = await sql`
+    SELECT account_id FROM period_scores
+    WHERE period = 'month' AND starts_at = ${previous.start!}::date
+    ORDER BY total_points DESC, account_id
+    OFFSET (SELECT count(*) / 2 FROM period_scores
+            WHERE period = 'month' AND starts_at = ${previous.start!}::date)
+    LIMIT 1`;
   await time(
-    "past month: one account's entry",
-    () => reads.entry(previous, 1 + (ACCOUNTS % 200_000) / 2),
+    "past month: one account's entry (middle of the board)",
+    () => reads.entry(previous, halfway),
   );
+  await time("past month: around one account, radius 5", () => reads.around(previous, halfway, 5));
   const day = windowAt("day", previous.start!.getTime() + 10 * 24 * 3600 * 1000);
   await time("past day: the top 10 (and the total)", () => reads.page(day, 10, 0));
 } finally {
