@@ -25,7 +25,7 @@ import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
 import { clearRedisPrefix, createTestDatabase, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
 import { type Window, windowAt } from "../src/leaderboard/periods.ts";
-import { installed, percentile, type Row, wrk } from "./lib.ts";
+import { cpuPerUnit, installed, percentile, processCpu, type Row, wrk } from "./lib.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
@@ -287,9 +287,33 @@ export async function run(): Promise<Row> {
         `database ${DATABASE}, 2 cores shared`,
     );
     await service(server.url, tokens, slug, 2); // warm up
+    // Where each completion's CPU goes, by process: the load is CPU-bound on 2 shared cores, so the
+    // ratio is about the CPU pgbench's transaction costs the machine over what a completion does.
+    const group = (pid: number, command: string) =>
+      pid === 0
+        ? "machine"
+        : pid === server.pid
+        ? "service"
+        : ["postgres", "redis-server", "wrk"].includes(command)
+        ? command
+        : undefined;
+    // pgbench's backends end with it: only the machine's total counts them.
+    const machine = (pid: number) => pid === 0 ? "machine" : undefined;
+    let cpu = await processCpu();
     const pgRef = PGBENCH ? await pgbench(db.url, reference) : null;
+    const cpuRef = pgRef === null
+      ? null
+      : cpuPerUnit(cpu, cpu = await processCpu(), pgRef * SECONDS, machine);
     const svc = await service(server.url, tokens, slug, SECONDS);
+    const cpuService = cpuPerUnit(cpu, cpu = await processCpu(), svc.rate * SECONDS, group);
     const pgOurs = PGBENCH ? await pgbench(db.url, ours) : null;
+    const cpuOurs = pgOurs === null
+      ? null
+      : cpuPerUnit(cpu, await processCpu(), pgOurs * SECONDS, machine);
+    const show = ({ machine, ...processes }: Record<string, number>) =>
+      `the machine ${machine.toFixed(0)}` + (Object.keys(processes).length === 0 ? "" : ": ") +
+      Object.entries(processes).filter(([, us]) => us >= 5).sort((a, b) => b[1] - a[1])
+        .map(([name, us]) => `${name} ${us.toFixed(0)}`).join(", ");
 
     console.log(
       `service, POST /actions/{slug}/complete: ${svc.rate.toFixed(0)} completions/s ` +
@@ -303,6 +327,10 @@ export async function run(): Promise<Row> {
           `${(svc.rate / pgOurs).toFixed(2)} of the same statement`,
       );
     }
+
+    console.log(`CPU µs per completion, service: ${show(cpuService)}`);
+    if (cpuOurs) console.log(`CPU µs per transaction, pgbench of the statement: ${show(cpuOurs)}`);
+    if (cpuRef) console.log(`CPU µs per transaction, pgbench of the seed's: ${show(cpuRef)}`);
 
     // The books must balance after all that.
     const check = postgres(db.url, { max: 1 });
@@ -329,6 +357,11 @@ export async function run(): Promise<Row> {
         service: svc,
         pgbenchStatement: pgOurs,
         pgbenchReference: pgRef,
+        cpuMicrosecondsPerCompletion: {
+          service: cpuService,
+          statement: cpuOurs,
+          reference: cpuRef,
+        },
         balanced: row.ledger === row.logged,
         database: DATABASE,
         pool: POOL,

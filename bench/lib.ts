@@ -62,3 +62,52 @@ export interface Row {
   met: boolean | null;
   details: Record<string, unknown>;
 }
+
+/**
+ * CPU time (user + system, ms) of every process on the machine, by pid, with its command; pid 0
+ * is the whole machine's busy time (/proc/stat: all but idle and iowait), which also counts
+ * processes that ended in between (pgbench's backends).
+ */
+export async function processCpu(): Promise<Map<number, { command: string; ms: number }>> {
+  const ticks = 100; // USER_HZ on Linux
+  const cpu = new Map<number, { command: string; ms: number }>();
+  const all = (await Deno.readTextFile("/proc/stat")).split("\n")[0].split(/\s+/).slice(1)
+    .map(Number);
+  const busy = all.reduce((a, b) => a + b, 0) - all[3] - all[4];
+  cpu.set(0, { command: "(machine)", ms: busy * 1000 / ticks });
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
+      const command = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpu.set(Number(entry.name), {
+        command,
+        ms: (Number(fields[11]) + Number(fields[12])) * 1000 / ticks,
+      });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return cpu;
+}
+
+/**
+ * Where the CPU went between two `processCpu()` snapshots, per unit of work: milliseconds by
+ * group, as microseconds per `units`. `group` names a process (or returns undefined to skip it).
+ */
+export function cpuPerUnit(
+  before: Map<number, { command: string; ms: number }>,
+  after: Map<number, { command: string; ms: number }>,
+  units: number,
+  group: (pid: number, command: string) => string | undefined,
+): Record<string, number> {
+  const spent: Record<string, number> = {};
+  for (const [pid, { command, ms }] of after) {
+    const name = group(pid, command);
+    if (name === undefined) continue;
+    const delta = ms - (before.get(pid)?.ms ?? 0);
+    spent[name] = (spent[name] ?? 0) + delta * 1000 / units;
+  }
+  return spent;
+}
