@@ -1,12 +1,17 @@
 /** The Redis copy of the boards: its keys, its loss and its rebuilds (Redis mode only). */
 import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { createRedisCopy } from "../src/leaderboard/copy.ts";
 import { isoDate, windowAt } from "../src/leaderboard/periods.ts";
 import {
   accountsWith,
+  clearRedisPrefix,
   complete,
   createAction,
   eventually,
   openTestApp,
+  randomPrefix,
+  REDIS_URL,
   register,
   type TestApp,
 } from "./helpers.ts";
@@ -144,5 +149,42 @@ Deno.test("[copy] a rebuild from PostgreSQL equals what Redis had, in all four b
     assert.deepEqual(await boards(t), before);
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("[copy] a set lost while it is brought up to date is left lost, not marked complete", async () => {
+  const prefix = randomPrefix();
+  const redis = new Redis(REDIS_URL);
+  try {
+    const copy = createRedisCopy({
+      redis,
+      prefix,
+      names: () => Promise.resolve(new Map()),
+      onStray: () => {},
+    });
+    const window = windowAt("all", Date.now());
+    const rows = [
+      { account_id: 1, username: "one", total_points: 5, deleted: false },
+      { account_id: 2, username: "two", total_points: 3, deleted: false },
+    ];
+    // The set is flushed after the rows were written and before the board is marked.
+    async function* flushedMidway() {
+      yield rows;
+      await redis.del(copy.keys.board(window).set);
+    }
+    await copy.reconcile(window, flushedMidway());
+    assert.equal(await copy.lost(window), true);
+    assert.equal(await copy.entry(window, 1), undefined, "a read must not trust the board");
+
+    // Brought up to date without interference, it is complete again.
+    async function* whole() {
+      yield rows;
+    }
+    await copy.reconcile(window, whole());
+    assert.equal(await copy.lost(window), false);
+    assert.equal((await copy.entry(window, 1))?.rank, 1);
+  } finally {
+    redis.disconnect();
+    await clearRedisPrefix(prefix);
   }
 });

@@ -182,7 +182,7 @@ Deno.test("[leaderboard] a deleted sorted set is rebuilt from the ledger on the 
     // An entry read finds it missing too: PostgreSQL answers, and the set comes back.
     await t.redis.del(key);
     const entry = await (await t.call("GET", `/leaderboard/accounts/${a.account.id}`)).json();
-    assert.equal(entry.rank, 2);
+    assert.equal(entry.rank, 2, JSON.stringify(entry));
     await eventually(async () => (await t.redis.zcard(key)) === 2);
   } finally {
     await t.close();

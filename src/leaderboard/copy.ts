@@ -201,11 +201,14 @@ export function createRedisCopy(options: RedisCopyOptions): RedisCopy {
     async reconcile(window, batches) {
       const { set, marker, expireAt } = keys.board(window);
       let count = 0;
+      let ranked = 0;
       for await (const rows of batches) {
         await apply(rows, set, keys.deleted);
         count += rows.length;
+        ranked += rows.filter((row) => !row.deleted).length;
       }
-      await redis.sbMark(set, marker, expireAt);
+      // A set lost meanwhile is not marked complete: left lost, the next read or write rebuilds it.
+      await redis.sbMark(set, marker, expireAt, ranked);
       return count;
     },
     async replace(window, batches) {

@@ -160,11 +160,20 @@ return result`,
     lua: `${HELPERS}
 return lost(KEYS[1], KEYS[2]) and 1 or 0`,
   },
-  /** KEYS set, marker; ARGV expireAt: marks a set that was just brought up to date complete. */
+  /**
+   * KEYS set, marker; ARGV expireAt, ranked (the accounts the set was just brought up to date
+   * with): marks the set complete → 1; or, when it holds fewer than that (lost while it was
+   * written: a flush, an eviction), leaves it lost for the next read or write to rebuild → 0.
+   */
   sbMark: {
     numberOfKeys: 2,
     lua: `${HELPERS}
-redis.call('SET', KEYS[2], redis.call('EXISTS', KEYS[1]) == 1 and '1' or '0')
+local size = redis.call('ZCARD', KEYS[1])
+if size < tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+redis.call('SET', KEYS[2], size > 0 and '1' or '0')
 expire(KEYS[1], KEYS[2], ARGV[1])
 return 1`,
   },
@@ -202,7 +211,7 @@ export interface ScriptedRedis extends Redis {
   >;
   sbRanks(keyCount: number, ...keysAndArgs: Arg[]): Promise<number[]>;
   sbLost(set: string, marker: string): Promise<number>;
-  sbMark(set: string, marker: string, expireAt: Arg): Promise<number>;
+  sbMark(set: string, marker: string, expireAt: Arg, ranked: Arg): Promise<number>;
   sbSwap(keyCount: number, ...keysAndArgs: Arg[]): Promise<number>;
 }
 
