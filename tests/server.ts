@@ -148,6 +148,18 @@ export async function startServer(
     }),
   ]);
 
+  // A server that dies on its own says why, so that the test that sees it gone can be understood.
+  let stopping = false;
+  exited.then(async (status) => {
+    if (stopping) return;
+    await pumped;
+    console.error(
+      `the server (pid ${child.pid}) exited by itself with ${status.code}` +
+        `${status.signal ? ` (${status.signal})` : ""}; its last lines:\n` +
+        logs.slice(-30).join("\n"),
+    );
+  });
+
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -160,6 +172,7 @@ export async function startServer(
       return status;
     }),
     async stop(signal = "SIGTERM") {
+      stopping = true;
       try {
         child.kill(signal);
       } catch {

@@ -108,8 +108,9 @@ export const pageRoute = createRoute({
   path: "/",
   tags: ["Operations"],
   summary: "A page that shows the live top 10",
-  description: "HTML for browsers; it loads its own script and style from this origin (not " +
-    "described here) and follows the stream with `EventSource`.",
+  description: "HTML for browsers; it loads its own scripts and style from this origin (not " +
+    "described here) and follows the stream, read with `fetch()` so that it sees statuses and " +
+    "`Retry-After`.",
   responses: {
     200: {
       description: "The page.",
