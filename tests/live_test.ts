@@ -205,6 +205,61 @@ for (const server of SERVERS) {
     }
   });
 
+  Deno.test(`[live, ${server}] on the wire: HTTP/1.1 gets well-formed chunks, HTTP/1.0 the bytes as they are`, async () => {
+    const c = await clusterOn(server, 1, { SSE_HEARTBEAT_MS: "100" });
+    try {
+      for (const version of ["1.1", "1.0"]) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: c.servers[0].port });
+        try {
+          await conn.write(new TextEncoder().encode(
+            `GET /leaderboard/stream HTTP/${version}\r\nHost: test\r\n\r\n`,
+          ));
+          // Read until the head, the first event and two heartbeats have arrived.
+          let raw = "";
+          const buffer = new Uint8Array(4096);
+          while ((raw.match(/: heartbeat/g) ?? []).length < 2) {
+            const n = await conn.read(buffer);
+            if (n === null) break;
+            raw += new TextDecoder().decode(buffer.subarray(0, n));
+          }
+          const [head, rest] = [
+            raw.slice(0, raw.indexOf("\r\n\r\n")),
+            raw.slice(raw.indexOf("\r\n\r\n") + 4),
+          ];
+          assert.match(head, /^HTTP\/1\.[01] 200/, version);
+          let body = rest;
+          if (version === "1.1") {
+            assert.match(head, /transfer-encoding: chunked/i);
+            // Every chunk is "<hex size>\r\n<size bytes>\r\n"; unwrap them all.
+            body = "";
+            let at = 0;
+            while (at < rest.length) {
+              const eol = rest.indexOf("\r\n", at);
+              if (eol < 0) break;
+              const size = parseInt(rest.slice(at, eol), 16);
+              assert.ok(Number.isInteger(size) && size > 0, `a chunk size: ${rest.slice(at, eol)}`);
+              const bytes = new TextEncoder().encode(rest.slice(eol + 2));
+              if (bytes.length < size + 2) break; // the last chunk is still arriving
+              const chunk = new TextDecoder().decode(bytes.subarray(0, size));
+              assert.equal(new TextDecoder().decode(bytes.subarray(size, size + 2)), "\r\n");
+              body += chunk;
+              at = eol + 2 + chunk.length + 2;
+            }
+          } else {
+            assert.doesNotMatch(head, /transfer-encoding/i);
+          }
+          assert.match(body, /^retry: \d+\n/, version);
+          assert.match(body, /event: leaderboard\ndata: \{.*"entries":\[\]/, version);
+          assert.match(body, /\n\n: heartbeat\n\n/, version);
+        } finally {
+          conn.close();
+        }
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
   Deno.test(`[live, ${server}] 1,000 connect/disconnect cycles leave no stream open`, async () => {
     const c = await clusterOn(server, 1);
     try {

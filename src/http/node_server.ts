@@ -89,13 +89,17 @@ async function writeResponse(response: Response, res: http.ServerResponse): Prom
   if (attachable(body)) {
     res.writeHead(response.status, headers);
     res.flushHeaders();
-    const socket = res.socket!;
-    if (!res.chunkedEncoding) throw new Error("an attached stream needs chunked encoding");
+    const socket = res.socket;
+    // The client is already gone: nothing to attach (the body never subscribes).
+    if (!socket) return;
+    // HTTP/1.1 is chunked: one framed copy per event, written straight to the socket. An HTTP/1.0
+    // client (no chunking: the body ends with the connection) goes through node's own write.
+    const direct = res.chunkedEncoding;
     body[ATTACH]({
       get pending() {
-        return socket.writableLength;
+        return direct ? socket.writableLength : res.writableLength;
       },
-      write: (bytes) => socket.write(framed(bytes)),
+      write: direct ? (bytes) => socket.write(framed(bytes)) : (bytes) => res.write(bytes),
       end: () => res.end(),
       onClose: (listener) => res.once("close", listener),
     });
