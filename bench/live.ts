@@ -26,7 +26,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { percentile, type Row, rssKiB } from "./lib.ts";
+import { lines, percentile, type Row, rssKiB } from "./lib.ts";
 
 const LEVELS = (Deno.env.get("STREAMS") ?? "1000,10000").split(",").map(Number);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 20);
@@ -80,18 +80,6 @@ class Client {
     );
     await this.#writer.close().catch(() => {});
     await this.#child.status;
-  }
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffered = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
   }
 }
 

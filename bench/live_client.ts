@@ -12,6 +12,8 @@
  *
  * Streams are raw TCP connections, read without decoding: only the bytes are searched.
  */
+import { lines } from "./lib.ts";
+
 const MISS_MS = 5000;
 const TAIL = 64;
 const encoder = new TextEncoder();
@@ -112,20 +114,7 @@ const streams: RawStream[] = [];
 const answer = (message: unknown) =>
   Deno.stdout.write(encoder.encode(JSON.stringify(message) + "\n"));
 
-/** stdin's lines. */
-async function* lines(): AsyncGenerator<string> {
-  let buffered = "";
-  for await (const chunk of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-}
-
-for await (const line of lines()) {
+for await (const line of lines(Deno.stdin.readable)) {
   const command = JSON.parse(line);
   if (command.open) {
     for (let opened = 0; opened < command.open;) {
