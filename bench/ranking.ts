@@ -18,6 +18,22 @@ const ACCOUNTS = Number(Deno.env.get("ACCOUNTS") ?? 1_000_000);
 const LOG_ROWS = Number(Deno.env.get("LOG_ROWS") ?? 1_000_000);
 const REPEAT = Number(Deno.env.get("REPEAT") ?? 20);
 
+/** Times `read` REPEAT times and prints its median and its worst. */
+async function time(label: string, read: () => Promise<unknown>) {
+  const runs: number[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    const t = performance.now();
+    await read();
+    runs.push(performance.now() - t);
+  }
+  runs.sort((a, b) => a - b);
+  const median = runs[Math.floor(runs.length / 2)];
+  console.log(
+    `${label.padEnd(52)} median ${median.toFixed(1).padStart(7)} ms, ` +
+      `worst ${runs.at(-1)!.toFixed(1).padStart(7)} ms`,
+  );
+}
+
 const db = await createTestDatabase();
 try {
   const sql = db.sql;
@@ -69,21 +85,6 @@ try {
   const all = windowAt("all", Date.now());
   const middle = Math.floor(ACCOUNTS / 2) + 1;
   const friends = Array.from({ length: 100 }, (_, i) => 1 + ((i * 9973) % ACCOUNTS));
-
-  async function time(label: string, read: () => Promise<unknown>) {
-    const runs: number[] = [];
-    for (let i = 0; i < REPEAT; i++) {
-      const t = performance.now();
-      await read();
-      runs.push(performance.now() - t);
-    }
-    runs.sort((a, b) => a - b);
-    const median = runs[Math.floor(runs.length / 2)];
-    console.log(
-      `${label.padEnd(52)} median ${median.toFixed(1).padStart(7)} ms, ` +
-        `worst ${runs.at(-1)!.toFixed(1).padStart(7)} ms`,
-    );
-  }
 
   await time("all time: the top 10 (and the total)", () => reads.page(all, 10, 0));
   await time("all time: 10 entries from offset 500,000", () => reads.page(all, 10, 500_000));

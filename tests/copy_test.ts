@@ -152,6 +152,12 @@ Deno.test("[copy] a rebuild from PostgreSQL equals what Redis had, in all four b
   }
 });
 
+/** `rows` as a scan of one batch; `then` runs once the batch was taken (written). */
+async function* oneBatch<T>(rows: T[], then?: () => Promise<unknown>): AsyncGenerator<T[]> {
+  yield rows;
+  await then?.();
+}
+
 Deno.test("[copy] a set lost while it is brought up to date is left lost, not marked complete", async () => {
   const prefix = randomPrefix();
   const redis = new Redis(REDIS_URL);
@@ -168,19 +174,12 @@ Deno.test("[copy] a set lost while it is brought up to date is left lost, not ma
       { account_id: 2, username: "two", total_points: 3, deleted: false },
     ];
     // The set is flushed after the rows were written and before the board is marked.
-    async function* flushedMidway() {
-      yield rows;
-      await redis.del(copy.keys.board(window).set);
-    }
-    await copy.reconcile(window, flushedMidway());
+    await copy.reconcile(window, oneBatch(rows, () => redis.del(copy.keys.board(window).set)));
     assert.equal(await copy.lost(window), true);
     assert.equal(await copy.entry(window, 1), undefined, "a read must not trust the board");
 
     // Brought up to date without interference, it is complete again.
-    async function* whole() {
-      yield rows;
-    }
-    await copy.reconcile(window, whole());
+    await copy.reconcile(window, oneBatch(rows));
     assert.equal(await copy.lost(window), false);
     assert.equal((await copy.entry(window, 1))?.rank, 1);
   } finally {
