@@ -22,10 +22,25 @@ import postgres from "postgres";
 import { insertCompletion } from "../src/actions/queries.ts";
 import { dbmate } from "../src/db/dbmate.ts";
 import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
-import { clearRedisPrefix, createTestDatabase, randomPrefix, testEnv } from "../tests/helpers.ts";
+import {
+  ADMIN_TOKEN,
+  clearRedisPrefix,
+  createTestDatabase,
+  randomPrefix,
+  testEnv,
+} from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
 import { type Window, windowAt } from "../src/leaderboard/periods.ts";
-import { cpuPerUnit, installed, percentile, processCpu, type Row, wrk } from "./lib.ts";
+import {
+  benchAccounts,
+  cpuPerUnit,
+  installed,
+  percentile,
+  processCpu,
+  profileFlags,
+  type Row,
+  wrk,
+} from "./lib.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
@@ -229,41 +244,21 @@ async function service(baseUrl: string, tokens: string[], slug: string, seconds:
 export async function run(): Promise<Row> {
   const db = await target();
   const prefix = randomPrefix();
-  // PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
-  const profile = Deno.env.get("PROFILE_DIR");
   const server = await startServer(
     testEnv(db, prefix, {
       COMPLETIONS_PER_SECOND: "1000000",
       DATABASE_POOL_SIZE: POOL,
       LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
     }),
-    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [], discardLogs: true },
+    { flags: profileFlags(), discardLogs: true },
   );
   try {
-    const slug = "bench-action";
-    const admin = await fetch(`${server.url}/admin/actions`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${testEnv(db, prefix).ADMIN_TOKEN}`,
-      },
-      body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
-    });
-    if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
-    // One after another, so that accounts and sessions have consecutive ids (pgbench's :aid, :sid).
-    const sessions = [];
-    for (let i = 0; i < CLIENTS; i++) {
-      const res = await fetch(`${server.url}/auth/register`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          username: `bench-${i}`,
-          email: `bench-${i}@example.com`,
-          password: "bench password",
-        }),
-      });
-      sessions.push(await res.json());
-    }
+    // Consecutive account and session ids: pgbench's :aid and :sid.
+    const { slug, sessions } = await benchAccounts(
+      server.url,
+      ADMIN_TOKEN,
+      CLIENTS,
+    );
     const tokens = sessions.map((s) => s.accessToken as string);
     const firstId = Math.min(...sessions.map((s) => s.account.id as number));
     const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;

@@ -124,3 +124,44 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
     }
   }
 }
+
+/** The server flags that make it write a V8 CPU profile into PROFILE_DIR when it stops, if set. */
+export function profileFlags(): string[] {
+  const dir = Deno.env.get("PROFILE_DIR");
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
+ * A load's starting point on a running server: the action `bench-action` (1 point) and `count`
+ * accounts `bench-<i>`, registered one after another so that their ids (and their sessions')
+ * are consecutive. Returns the action's slug and each account's session as the API answered it.
+ */
+export async function benchAccounts(
+  baseUrl: string,
+  adminToken: string,
+  count: number,
+): Promise<{ slug: string; sessions: { accessToken: string; account: { id: number } }[] }> {
+  const slug = "bench-action";
+  const admin = await fetch(`${baseUrl}/admin/actions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
+  });
+  await admin.body?.cancel();
+  if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
+  const sessions = [];
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${baseUrl}/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        username: `bench-${i}`,
+        email: `bench-${i}@example.com`,
+        password: "bench password",
+      }),
+    });
+    if (res.status !== 201) throw new Error(`register: ${res.status} ${await res.text()}`);
+    sessions.push(await res.json());
+  }
+  return { slug, sessions };
+}

@@ -26,7 +26,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { lines, percentile, type Row, rssKiB } from "./lib.ts";
+import { lines, percentile, profileFlags, type Row, rssKiB } from "./lib.ts";
 
 const LEVELS = (Deno.env.get("STREAMS") ?? "1000,10000").split(",").map(Number);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 20);
@@ -98,8 +98,6 @@ interface Level {
 export async function run(): Promise<Row> {
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  // PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
-  const profile = Deno.env.get("PROFILE_DIR");
   const server = await startServer(
     testEnv(db, prefix, {
       SSE_MAX_CLIENTS: "20000",
@@ -107,7 +105,7 @@ export async function run(): Promise<Row> {
       HTTP_SERVER: SERVER,
       LOG_LEVEL: "warning",
     }),
-    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [] },
+    { flags: profileFlags() },
   );
   const pid = server.pid;
   const clients = Array.from({ length: CLIENTS }, () => new Client());

@@ -18,6 +18,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
+import { installed, wrk } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const CONNECTIONS = Number(Deno.env.get("CONNECTIONS") ?? 64);
@@ -29,42 +30,16 @@ interface Result {
   errors: number;
 }
 
-async function hasWrk(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("wrk", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return out.code === 0 || out.code === 1; // wrk --version exits 1 after printing
-  } catch {
-    return false;
-  }
-}
-
-async function wrk(url: string, token: string, seconds: number): Promise<Result> {
-  const out = await new Deno.Command("wrk", {
-    args: [
-      "-t2",
-      `-c${CONNECTIONS}`,
-      `-d${seconds}s`,
-      "-H",
-      `Authorization: Bearer ${token}`,
-      url,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const rate = /Requests\/sec:\s+([\d.]+)/.exec(text);
-  if (!rate) throw new Error(`wrk: ${text}\n${new TextDecoder().decode(out.stderr)}`);
-  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0) +
-    Number(
-      /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text)
-        ?.slice(1).reduce((sum, n) => sum + Number(n), 0) ?? 0,
-    );
-  return { rate: Number(rate[1]), errors };
+/** GET `url` with `token` through wrk (C: it takes little of the 2 cores). */
+async function withWrk(url: string, token: string, seconds: number): Promise<Result> {
+  const result = await wrk(url, [
+    "-t2",
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    "-H",
+    `Authorization: Bearer ${token}`,
+  ]);
+  return { rate: result.rate, errors: result.errors };
 }
 
 async function fetchLoop(url: string, token: string, seconds: number): Promise<Result> {
@@ -109,8 +84,8 @@ try {
     if (check.status !== 200) throw new Error(`GET /me: ${check.status}`);
   }
 
-  const useWrk = await hasWrk();
-  const load = useWrk ? wrk : fetchLoop;
+  const useWrk = installed("wrk");
+  const load = useWrk ? withWrk : fetchLoop;
   const url = `${server.url}/me`;
   console.log(
     `GET /me, ${useWrk ? "wrk -t2" : "fetch loop"}, ${CONNECTIONS} connections, ` +

@@ -17,41 +17,16 @@ import {
 } from "../tests/helpers.ts";
 import { startServer, type TestServer } from "../tests/server.ts";
 import { serviceWithWrk } from "./completions.ts";
-import { installed, rssKiB, wrk } from "./lib.ts";
+import { benchAccounts, installed, rssKiB, wrk } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 8);
 const CLIENTS = 32;
 const QUIET = { COMPLETIONS_PER_SECOND: "1000000", LOG_LEVEL: "info" };
 
-/** An action and CLIENTS accounts on `server`; returns the action's slug and their tokens. */
-async function prepare(server: TestServer): Promise<{ slug: string; tokens: string[] }> {
-  const slug = "bench-action";
-  const admin = await fetch(`${server.url}/admin/actions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
-  });
-  if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
-  const tokens = [];
-  for (let i = 0; i < CLIENTS; i++) {
-    const res = await fetch(`${server.url}/auth/register`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        username: `bench-${i}`,
-        email: `bench-${i}@example.com`,
-        password: "bench password",
-      }),
-    });
-    if (res.status !== 201) throw new Error(`register: ${res.status}`);
-    tokens.push((await res.json()).accessToken as string);
-  }
-  return { slug, tokens };
-}
-
 /** Completions/s, then reads/s, on a prepared server. */
 async function load(server: TestServer): Promise<{ completions: number; reads: number }> {
-  const { slug, tokens } = await prepare(server);
+  const { slug, sessions } = await benchAccounts(server.url, ADMIN_TOKEN, CLIENTS);
+  const tokens = sessions.map((session) => session.accessToken);
   await serviceWithWrk(server.url, tokens, slug, 2); // warm up
   const completions = await serviceWithWrk(server.url, tokens, slug, SECONDS);
   if (completions.errors > 0) throw new Error(`${completions.errors} failed completions`);

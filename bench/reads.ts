@@ -16,7 +16,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { installed, type Row, wrk, type WrkResult } from "./lib.ts";
+import { installed, profileFlags, type Row, wrk, type WrkResult } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);
 
@@ -52,14 +52,12 @@ export async function run(): Promise<Row> {
   if (!installed("wrk")) throw new Error("bench: reads needs wrk (apt-get install wrk)");
   const db = await createTestDatabase();
   const prefix = randomPrefix();
-  // PROFILE_DIR: the server writes a V8 CPU profile there when it stops.
-  const profile = Deno.env.get("PROFILE_DIR");
   const server = await startServer(
     testEnv(db, prefix, {
       COMPLETIONS_PER_SECOND: "1000",
       LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
     }),
-    { flags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : [], discardLogs: true },
+    { flags: profileFlags(), discardLogs: true },
   );
   let bare: Awaited<ReturnType<typeof startBare>> | undefined;
   try {
