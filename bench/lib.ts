@@ -1,4 +1,5 @@
 /** What the benchmarks share: percentiles, wrk, process memory, and a line of the table. */
+export { lines } from "../src/lines.ts";
 
 /** The value below which a fraction `p` of the sorted values lies. */
 export function percentile(sorted: number[], p: number): number {
@@ -110,19 +111,6 @@ export function cpuPerUnit(
     spent[name] = (spent[name] ?? 0) + delta * 1000 / units;
   }
   return spent;
-}
-
-/** The lines of a byte stream (a child process's stdout, say), without their newlines. */
-export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buffered = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
 }
 
 /** The server flags that make it write a V8 CPU profile into PROFILE_DIR when it stops, if set. */

@@ -1,4 +1,5 @@
 /** Starts the real server (`main.ts`) as a child process, for behaviour that lives in it. */
+import { lines } from "../src/lines.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -100,27 +101,18 @@ export async function startServer(
 
   let listeningSeen = false;
   async function pump(stream: ReadableStream<Uint8Array>, also?: string[]): Promise<void> {
-    const lines = stream.pipeThrough(new TextDecoderStream());
-    let buffered = "";
-    for await (const chunk of lines) {
-      buffered += chunk;
-      let newline;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        logs.push(line);
-        also?.push(line);
-        if (!listeningSeen && line.includes('"listening on')) {
-          try {
-            resolvePort(JSON.parse(line).properties.port);
-            listeningSeen = true;
-          } catch {
-            // not a log record (a crash message, say): kept in `logs`
-          }
+    for await (const line of lines(stream)) {
+      logs.push(line);
+      also?.push(line);
+      if (!listeningSeen && line.includes('"listening on')) {
+        try {
+          resolvePort(JSON.parse(line).properties.port);
+          listeningSeen = true;
+        } catch {
+          // not a log record (a crash message, say): kept in `logs`
         }
       }
     }
-    if (buffered) logs.push(buffered);
   }
   const pumped = Promise.all([
     ...(options.discardLogs ? [] : [pump(child.stdout)]),

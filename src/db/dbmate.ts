@@ -4,6 +4,7 @@
  * Applying migrations goes through `migrate.ts`, which makes concurrent runs safe.
  */
 import { resolveBinary } from "dbmate";
+import { lines } from "../lines.ts";
 
 /** Used by the command-line entry points when DATABASE_URL is unset (as in `src/config.ts`). */
 export const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboard";
@@ -42,16 +43,7 @@ async function forwardLines(
   stream: ReadableStream<Uint8Array>,
   onLine: (line: string) => void,
 ): Promise<void> {
-  let buffered = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      onLine(buffered.slice(0, newline));
-      buffered = buffered.slice(newline + 1);
-    }
-  }
-  if (buffered) onLine(buffered);
+  for await (const line of lines(stream)) onLine(line);
 }
 
 /** Runs dbmate with `args` and resolves to its exit code. */

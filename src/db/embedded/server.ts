@@ -7,6 +7,7 @@ import postgres from "postgres";
 import type { Binaries, RunAs } from "./binaries.ts";
 import { SUPERUSER } from "./cluster.ts";
 import { commandOptions, tail } from "./process.ts";
+import { lines } from "../../lines.ts";
 
 /** A running server. */
 export interface ServerProcess {
@@ -97,18 +98,10 @@ function spawn(bin: Binaries, dir: string, owner: RunAs | null, port: number, lo
     return status;
   });
   const pumped = (async () => {
-    const lines = child.stderr.pipeThrough(new TextDecoderStream());
-    let buffered = "";
-    for await (const chunk of lines) {
-      buffered += chunk;
-      let newline;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const line = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        recent.push(line);
-        if (recent.length > 20) recent.shift();
-        pgLog[levelOf(line)]("{line}", { line });
-      }
+    for await (const line of lines(child.stderr)) {
+      recent.push(line);
+      if (recent.length > 20) recent.shift();
+      pgLog[levelOf(line)]("{line}", { line });
     }
   })();
 
