@@ -94,8 +94,8 @@ function connect(url: string, options: DatabaseOptions): Sql {
   return postgres(url, pool);
 }
 
-/** Resolves true when `work` succeeds within `ms`, false otherwise. */
-async function within(ms: number, work: () => Promise<unknown>): Promise<boolean> {
+/** Resolves true when `work` succeeds within `ms`, false otherwise (a probe of a dependency). */
+export async function succeedsWithin(ms: number, work: () => Promise<unknown>): Promise<boolean> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     return await Promise.race([
@@ -130,7 +130,7 @@ export function openDatabase(url: string, options: DatabaseOptions): Database {
       connection: { application_name: "scoreboard-probe" },
     });
     try {
-      return await within(PROBE_TIMEOUT_MS, () => probe`SELECT 1`);
+      return await succeedsWithin(PROBE_TIMEOUT_MS, () => probe`SELECT 1`);
     } finally {
       probe.end({ timeout: 0 }).catch(() => {});
     }
@@ -151,7 +151,7 @@ export function openDatabase(url: string, options: DatabaseOptions): Database {
         replace();
         up = true;
         options.onState?.(true, "PostgreSQL answers again");
-      } else if (!(await within(PROBE_TIMEOUT_MS, () => current`SELECT 1`))) {
+      } else if (!(await succeedsWithin(PROBE_TIMEOUT_MS, () => current`SELECT 1`))) {
         replace();
         options.onState?.(true, "the pool stopped answering and was replaced");
       }

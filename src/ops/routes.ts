@@ -1,6 +1,7 @@
 /** GET /healthz, /readyz and /metrics. */
 import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
+import { succeedsWithin } from "../db/database.ts";
 import type { SchemaState } from "../db/startup.ts";
 import { openApiRouter } from "../http/openapi.ts";
 import { Problem } from "../http/problem.ts";
@@ -9,17 +10,7 @@ import type { Metrics } from "./metrics.ts";
 
 const CHECK_TIMEOUT_MS = 1000;
 
-async function answers(check: () => Promise<unknown>): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([check().then(() => true, () => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const answers = (check: () => Promise<unknown>) => succeedsWithin(CHECK_TIMEOUT_MS, check);
 
 /**
  * Liveness, readiness and Prometheus metrics. Ready means PostgreSQL answers: without Redis an
