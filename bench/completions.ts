@@ -22,17 +22,12 @@ import postgres from "postgres";
 import { insertCompletion } from "../src/actions/queries.ts";
 import { dbmate } from "../src/db/dbmate.ts";
 import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
-import {
-  ADMIN_TOKEN,
-  clearRedisPrefix,
-  createTestDatabase,
-  randomPrefix,
-  testEnv,
-} from "../tests/helpers.ts";
+import { ADMIN_TOKEN, clearRedisPrefix, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
 import { type Window, windowAt } from "../src/leaderboard/periods.ts";
 import {
   benchAccounts,
+  benchDatabase,
   cpuPerUnit,
   installed,
   percentile,
@@ -65,7 +60,7 @@ async function migrated(url: string, command: string): Promise<postgres.Sql> {
 
 async function target(): Promise<Target> {
   if (DATABASE === "local") {
-    const db = await createTestDatabase();
+    const db = await benchDatabase();
     return { url: db.url, sql: db.sql, close: () => db.drop() };
   }
   if (DATABASE === "embedded") {

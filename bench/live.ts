@@ -19,14 +19,13 @@ import {
   clearRedisPrefix,
   complete,
   createAction,
-  createTestDatabase,
   httpClient,
   randomPrefix,
   register,
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { lines, percentile, profileFlags, type Row, rssKiB } from "./lib.ts";
+import { benchDatabase, lines, percentile, profileFlags, type Row, rssKiB } from "./lib.ts";
 
 const LEVELS = (Deno.env.get("STREAMS") ?? "1000,10000").split(",").map(Number);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 20);
@@ -96,7 +95,7 @@ interface Level {
 
 /** Runs the scenario (with HTTP_SERVER, default node) and returns its line of the table. */
 export async function run(): Promise<Row> {
-  const db = await createTestDatabase();
+  const db = await benchDatabase();
   const prefix = randomPrefix();
   const server = await startServer(
     testEnv(db, prefix, {

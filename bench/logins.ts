@@ -9,7 +9,6 @@
  */
 import {
   clearRedisPrefix,
-  createTestDatabase,
   httpClient,
   newUser,
   randomPrefix,
@@ -17,7 +16,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { installed, percentile, type Row } from "./lib.ts";
+import { benchDatabase, installed, percentile, type Row } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 8);
@@ -44,7 +43,7 @@ async function native(seconds: number): Promise<number> {
 
 /** Runs the scenario and returns its line of the table. */
 export async function run(): Promise<Row> {
-  const db = await createTestDatabase();
+  const db = await benchDatabase();
   const prefix = randomPrefix();
   const server = await startServer(testEnv(db, prefix, {
     BCRYPT_COST: String(COST),

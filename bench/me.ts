@@ -9,16 +9,9 @@
  * then competes with the server for the same cores: compare its ratios, not its rates).
  */
 import { SignJWT } from "jose";
-import {
-  clearRedisPrefix,
-  createTestDatabase,
-  JWT_SECRET,
-  newUser,
-  randomPrefix,
-  testEnv,
-} from "../tests/helpers.ts";
+import { clearRedisPrefix, JWT_SECRET, newUser, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { installed, wrk } from "./lib.ts";
+import { benchDatabase, installed, wrk } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const CONNECTIONS = Number(Deno.env.get("CONNECTIONS") ?? 64);
@@ -57,7 +50,7 @@ async function fetchLoop(url: string, token: string, seconds: number): Promise<R
   return { rate: done / seconds, errors };
 }
 
-const db = await createTestDatabase();
+const db = await benchDatabase();
 const prefix = randomPrefix();
 const server = await startServer(testEnv(db, prefix, {
   DATABASE_POOL_SIZE: POOL,

@@ -8,16 +8,10 @@
  *
  *   deno task bench:modes          (SECONDS=8 per load)
  */
-import {
-  ADMIN_TOKEN,
-  clearRedisPrefix,
-  createTestDatabase,
-  randomPrefix,
-  testEnv,
-} from "../tests/helpers.ts";
+import { ADMIN_TOKEN, clearRedisPrefix, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer, type TestServer } from "../tests/server.ts";
 import { serviceWithWrk } from "./completions.ts";
-import { benchAccounts, installed, rssKiB, wrk } from "./lib.ts";
+import { benchAccounts, benchDatabase, installed, rssKiB, wrk } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 8);
 const CLIENTS = 32;
@@ -71,7 +65,7 @@ async function started(start: () => Promise<TestServer>): Promise<[TestServer, n
 if (!installed("wrk")) throw new Error("bench: modes needs wrk (apt-get install wrk)");
 
 // Scaled out: the machine's PostgreSQL and Redis.
-const db = await createTestDatabase();
+const db = await benchDatabase();
 const prefix = randomPrefix();
 let scaled;
 {

@@ -10,9 +10,9 @@
  * as the service keeps them), then times each read through the service's own query functions
  * (src/leaderboard/truth.ts), REPEAT times, and prints the median and the worst.
  */
+import { benchDatabase } from "./lib.ts";
 import { truthReads } from "../src/leaderboard/truth.ts";
 import { windowAt } from "../src/leaderboard/periods.ts";
-import { createTestDatabase } from "../tests/helpers.ts";
 
 const ACCOUNTS = Number(Deno.env.get("ACCOUNTS") ?? 1_000_000);
 const LOG_ROWS = Number(Deno.env.get("LOG_ROWS") ?? 1_000_000);
@@ -34,7 +34,7 @@ async function time(label: string, read: () => Promise<unknown>) {
   );
 }
 
-const db = await createTestDatabase();
+const db = await benchDatabase();
 try {
   const sql = db.sql;
   const started = performance.now();

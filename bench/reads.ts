@@ -10,13 +10,12 @@
 import {
   accountsWith,
   clearRedisPrefix,
-  createTestDatabase,
   httpClient,
   randomPrefix,
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { installed, profileFlags, type Row, wrk, type WrkResult } from "./lib.ts";
+import { benchDatabase, installed, profileFlags, type Row, wrk, type WrkResult } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);
 
@@ -50,7 +49,7 @@ async function startBare(body: Uint8Array) {
 /** Runs the scenario and returns its line of the table. */
 export async function run(): Promise<Row> {
   if (!installed("wrk")) throw new Error("bench: reads needs wrk (apt-get install wrk)");
-  const db = await createTestDatabase();
+  const db = await benchDatabase();
   const prefix = randomPrefix();
   const server = await startServer(
     testEnv(db, prefix, {
