@@ -1,0 +1,109 @@
+/**
+ * Group commit for completions: requests that arrive while PostgreSQL is busy with earlier ones
+ * wait, and go together in the next statement. Each statement and each commit costs PostgreSQL
+ * (and this process) about as much as the rows it writes, so under load one statement for many
+ * completions is what lets the service keep up with the database; without load a request is
+ * sent at once, alone, as before.
+ *
+ * A batch holds at most one item per key (an account): one account's completions count one after
+ * the other, and the same account is never in two statements of this instance at once. When a
+ * batch fails for a reason of one of its rows (`retryAlone`), each of its items is sent again on
+ * its own, so that only that row's request sees the error.
+ */
+
+/** How a batcher sends its items. */
+export interface BatchOptions<T, R> {
+  /** Batches in flight at once. */
+  concurrency: number;
+  /** The most items in one batch. */
+  maxSize: number;
+  /** Items with one key never share a batch, nor are in flight together. */
+  key(item: T): number;
+  /** Sends a batch; answers each item's result by its index in the batch. */
+  send(items: T[]): Promise<R[]>;
+  /** Whether a batch's error may be one row's only: its items are then sent one by one. */
+  retryAlone(error: unknown): boolean;
+  /** Told each statement's size as it is sent (a batch's, then each item's sent again alone). */
+  onBatch?(size: number): void;
+}
+
+interface Waiting<T, R> {
+  item: T;
+  resolve(result: R): void;
+  reject(error: unknown): void;
+}
+
+/** Sends items in batches; `submit` answers one item's result. */
+export function createBatcher<T, R>(options: BatchOptions<T, R>) {
+  /** What waits, by key, keys in the order they began to wait: each key's items in turn. */
+  const queues = new Map<number, Waiting<T, R>[]>();
+  /** Keys in flight. */
+  const busy = new Set<number>();
+  let inFlight = 0;
+  let waiting = 0;
+
+  async function sendAlone(w: Waiting<T, R>): Promise<void> {
+    options.onBatch?.(1);
+    try {
+      const [result] = await options.send([w.item]);
+      w.resolve(result);
+    } catch (error) {
+      w.reject(error);
+    }
+  }
+
+  async function flight(batch: Waiting<T, R>[]): Promise<void> {
+    options.onBatch?.(batch.length);
+    try {
+      const results = await options.send(batch.map((w) => w.item));
+      batch.forEach((w, i) => w.resolve(results[i]));
+    } catch (error) {
+      if (batch.length > 1 && options.retryAlone(error)) {
+        await Promise.all(batch.map(sendAlone));
+      } else {
+        for (const w of batch) w.reject(error);
+      }
+    }
+  }
+
+  /** Sends what waits, while there is room: the next item of each key not in flight. */
+  function pump(): void {
+    while (inFlight < options.concurrency && waiting > 0) {
+      const batch: Waiting<T, R>[] = [];
+      const keys: number[] = [];
+      for (const [key, queue] of queues) {
+        if (batch.length === options.maxSize) break;
+        if (busy.has(key)) continue;
+        batch.push(queue.shift()!);
+        if (queue.length === 0) queues.delete(key);
+        busy.add(key);
+        keys.push(key);
+      }
+      if (batch.length === 0) return; // what waits is of keys in flight: sent when they land
+      waiting -= batch.length;
+      inFlight++;
+      flight(batch).finally(() => {
+        inFlight--;
+        for (const key of keys) busy.delete(key);
+        pump();
+      });
+    }
+  }
+
+  return {
+    submit(item: T): Promise<R> {
+      return new Promise<R>((resolve, reject) => {
+        const key = options.key(item);
+        const queue = queues.get(key);
+        if (queue) queue.push({ item, resolve, reject });
+        else queues.set(key, [{ item, resolve, reject }]);
+        waiting++;
+        pump();
+      });
+    },
+    /** Items waiting to be sent. */
+    get waiting(): number {
+      return waiting;
+    },
+  };
+}
