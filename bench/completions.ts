@@ -2,7 +2,8 @@
  * Completions per second at 32 concurrent clients through the real server, next to pgbench
  * running the same transaction against the same database in the same run.
  *
- *   deno task bench:completions        (CLIENTS=32 SECONDS=10 DATABASE_POOL_SIZE=10)
+ *   deno task bench:completions        (CLIENTS=32 SECONDS=10 DATABASE_POOL_SIZE=10, and
+ *                                       COMPLETION_STATEMENTS for the server when set)
  *
  * The database (BENCH_DATABASE):
  *   local      (default) a test database on the machine's PostgreSQL (tests/env.ts)
@@ -15,11 +16,12 @@
  * Each client has an account of its own (as real clients do) and completes one action in a loop
  * over keep-alive connections. pgbench runs twice: the reference transaction of STACK_NOTES.md
  * (BEGIN; SELECT the action, INSERT action_log, UPSERT score_ledger; END) and the service's own
- * single-statement transaction, as `insertCompletion` sends it (recorded, not copied).
+ * single-statement transaction for one completion, as `insertCompletions` sends it (recorded, not
+ * copied).
  */
 import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
-import { insertCompletion } from "../src/actions/queries.ts";
+import { insertCompletions } from "../src/actions/queries.ts";
 import { dbmate } from "../src/db/dbmate.ts";
 import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
 import { ADMIN_TOKEN, clearRedisPrefix, randomPrefix, testEnv } from "../tests/helpers.ts";
@@ -92,8 +94,8 @@ async function target(): Promise<Target> {
 }
 
 /**
- * The service's own completion statement as a pgbench script: `insertCompletion` (src/actions/
- * queries.ts) called once through a connection that records the SQL it sends, with an account and
+ * The service's own completion statement as a pgbench script: `insertCompletions` (src/actions/
+ * queries.ts) called once for one completion through a connection that records the SQL it sends, with an account and
  * a session that do not exist (so it writes nothing) whose ids are then replaced by pgbench's
  * variables: each client completes for an account and a session of its own.
  */
@@ -115,20 +117,19 @@ async function serviceStatement(
     (["day", "week", "month"] as const).map((period) => [period, windowAt(period, at.getTime())]),
   ) as { day: Window; week: Window; month: Window };
   try {
-    await insertCompletion(recorder, {
-      accountId,
-      sessionId,
-      slug,
-      key: null,
-      at,
-      windows,
-      perSecond: 1_000_000,
-    });
+    await insertCompletions(
+      recorder,
+      [{ accountId, sessionId, slug, key: null, at, windows }],
+      1e6,
+    );
   } finally {
     await recorder.end({ timeout: 5 });
   }
-  if (!sent) throw new Error("insertCompletion sent no statement");
+  if (!sent) throw new Error("insertCompletions sent no statement");
   const literal = (value: unknown): string => {
+    // An array of the one completion, as postgres.js serialized it: `{"…"}` or `{null}`.
+    const one = typeof value === "string" && /^\{(?:"((?:[^"\\]|\\.)*)"|null)\}$/.exec(value);
+    if (one) return `ARRAY[${literal(one[1]?.replace(/\\(.)/g, "$1") ?? null)}]`;
     const text = value instanceof Date ? value.toISOString() : String(value);
     if (text === String(accountId)) return ":aid";
     if (text === String(sessionId)) return ":sid";
@@ -244,6 +245,9 @@ export async function run(): Promise<Row> {
       COMPLETIONS_PER_SECOND: "1000000",
       DATABASE_POOL_SIZE: POOL,
       LOG_LEVEL: Deno.env.get("LOG_LEVEL") ?? "info",
+      ...(Deno.env.has("COMPLETION_STATEMENTS")
+        ? { COMPLETION_STATEMENTS: Deno.env.get("COMPLETION_STATEMENTS")! }
+        : {}),
     }),
     { flags: profileFlags(), discardLogs: true },
   );

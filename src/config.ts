@@ -57,6 +57,7 @@ const schema = z.object({
       .refine((value) => !value.includes("\0"), "must be a directory path"),
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  COMPLETION_STATEMENTS: int(1, 200).default(2),
   REDIS_URL: optional(url(["redis:", "rediss:"])),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
@@ -103,6 +104,8 @@ export interface Config {
   /** The embedded mode's directory (its PostgreSQL cluster, its kept secrets); as given. */
   readonly dataDir: string;
   readonly databasePoolSize: number;
+  /** Completion statements in flight at once; completions that arrive meanwhile wait for the next. */
+  readonly completionStatements: number;
   /** null: one instance on its own — the ranking from PostgreSQL, the feed in the process. */
   readonly redisUrl: string | null;
   readonly redisCommandTimeoutMs: number;
@@ -158,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.DATA_DIR ?? "./data",
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    completionStatements: e.COMPLETION_STATEMENTS,
     redisUrl: e.REDIS_URL ?? null,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,

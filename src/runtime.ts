@@ -170,7 +170,9 @@ export async function openRuntime(
     leaderboard,
     clock,
     perSecond: config.completionsPerSecond,
+    concurrency: config.completionStatements,
     onLimited: () => metrics.rateLimited.inc({ kind: "completions" }),
+    onBatch: (size) => metrics.completionBatches.observe(size),
   });
 
   const hub = createLiveHub({

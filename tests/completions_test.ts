@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
+import { insertCompletions } from "../src/actions/queries.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
+import { windowAt } from "../src/leaderboard/periods.ts";
 import { openRuntime } from "../src/runtime.ts";
 import {
   ADMIN_TOKEN,
   complete,
   createAction,
+  eventually,
   openTestApp,
   problem,
   register,
@@ -288,5 +291,148 @@ Deno.test("[completions] the limit holds across instances and without Redis: it 
       await second.close();
       await t.close();
     }
+  }
+});
+
+/** The windows `at` falls in, as the service computes them. */
+function windowsAt(at: Date) {
+  return {
+    day: windowAt("day", at.getTime()),
+    week: windowAt("week", at.getTime()),
+    month: windowAt("month", at.getTime()),
+  };
+}
+
+Deno.test("[completions] one statement for many accounts writes each one's own, and nothing for those that may not", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "2" });
+  try {
+    const { slug } = await createAction(t, 5);
+    const retired = await createAction(t, 9);
+    await t.db.sql`UPDATE actions SET retired_at = NOW() WHERE slug = ${retired.slug}`;
+    const [fine, keyed, gone, ended, onRetired, keyTaken, limited] = await Promise.all(
+      Array.from({ length: 7 }, () => register(t)),
+    );
+    const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;
+    await t.call("DELETE", "/me", { token: gone.accessToken });
+    await t.db.sql`UPDATE sessions SET ended_at = NOW() WHERE id = ${sid(ended.accessToken)}`;
+    const used = await complete(t, keyTaken.accessToken, slug, "k-1");
+    assert.equal(used.status, 201);
+    await used.body?.cancel();
+    const at = new Date();
+    await t.db.sql`
+      INSERT INTO completion_rate (account_id, window_start, completions)
+      VALUES (${limited.account.id}, ${at}, 2)`;
+
+    const one = (s: typeof fine, action: string, key: string | null = null) => ({
+      accountId: s.account.id,
+      sessionId: sid(s.accessToken),
+      slug: action,
+      key,
+      at,
+      windows: windowsAt(at),
+    });
+    const inserted = await insertCompletions(t.db.sql, [
+      one(limited, slug),
+      one(fine, slug),
+      one(gone, slug),
+      one(keyed, slug, 'a "quoted", {braced} \\ key, NULL'),
+      one(ended, slug),
+      one(onRetired, retired.slug),
+      one(keyTaken, slug, "k-1"),
+    ], 2);
+
+    assert.deepEqual([...inserted.keys()].sort(), [1, 3]);
+    for (const [i, s] of [[1, fine], [3, keyed]] as const) {
+      const row = inserted.get(i)!;
+      assert.equal(row.slug, slug);
+      assert.equal(row.username, s.account.username);
+      assert.equal(row.points_earned, 5);
+      assert.equal(row.completed_at.getTime(), at.getTime());
+      assert.deepEqual(
+        [row.total_points, row.day_points, row.week_points, row.month_points],
+        [5, 5, 5, 5],
+      );
+      const [log] = await t.db.sql`
+        SELECT account_id FROM action_log WHERE id = ${row.id}`;
+      assert.equal(log.account_id, s.account.id);
+    }
+    const [key] = await t.db.sql`
+      SELECT idempotency_key FROM completion_idempotency_keys
+      WHERE account_id = ${keyed.account.id}`;
+    assert.equal(key.idempotency_key, 'a "quoted", {braced} \\ key, NULL');
+    const written = await t.db.sql`
+      SELECT a.id,
+             (SELECT count(*)::int FROM action_log l WHERE l.account_id = a.id) AS logged,
+             (SELECT count(*)::int FROM period_scores p WHERE p.account_id = a.id) AS periods,
+             (SELECT total_points FROM score_ledger s WHERE s.account_id = a.id) AS total
+      FROM accounts a ORDER BY a.id`;
+    const byId = new Map(written.map((r) => [r.id, [r.logged, r.periods, r.total]]));
+    assert.deepEqual(byId.get(fine.account.id), [1, 3, 5]);
+    assert.deepEqual(byId.get(keyed.account.id), [1, 3, 5]);
+    assert.deepEqual(byId.get(keyTaken.account.id), [1, 3, 5], "its first completion only");
+    for (const s of [gone, ended, onRetired, limited]) {
+      assert.deepEqual(byId.get(s.account.id), [0, 0, null], s.account.username);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("[completions] completions that wait for a statement go together, and one's overflow fails only that one", async () => {
+  const t = await openTestApp({ COMPLETION_STATEMENTS: "1" });
+  const lock = await t.db.sql.reserve();
+  try {
+    const { slug } = await createAction(t, 1_000_000);
+    const opener = await register(t);
+    const sessions = await Promise.all(Array.from({ length: 12 }, () => register(t)));
+    const full = sessions[5];
+    await (await complete(t, full.accessToken, slug)).body?.cancel();
+    await t.db.sql`
+      UPDATE score_ledger SET total_points = 2147483647 - 999999
+      WHERE account_id = ${full.account.id}`;
+    const batches = async () =>
+      (await t.rt.metrics.completionBatches.get()).values
+        .find((v) => v.metricName === "scoreboard_completion_batch_size_count")!.value;
+    const before = await batches();
+
+    // The one statement in flight waits on a lock of the test's; the 12 wait for it.
+    await lock`BEGIN`;
+    await lock`SELECT 1 FROM accounts WHERE id = ${opener.account.id} FOR UPDATE`;
+    const opening = complete(t, opener.accessToken, slug);
+    await eventually(async () => {
+      const [{ waiting }] = await t.db.sql`
+        SELECT count(*)::int AS waiting FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      return waiting === 1;
+    });
+    const results = Promise.all(sessions.map((s) => complete(t, s.accessToken, slug)));
+    await eventually(() => Promise.resolve(t.rt.completions.waiting === 12));
+    await lock`COMMIT`;
+    assert.equal((await opening).status, 201);
+
+    const answers = await results;
+    assert.deepEqual(answers.map((r) => r.status), sessions.map((s) => s === full ? 409 : 201));
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    assert.equal(bodies[5].type, "urn:scoreboard:problem:score-overflow");
+    // the opener's, the 12 together (which failed), then each of the 12 alone
+    assert.equal((await batches()) - before, 1 + 1 + 12);
+    for (const [i, s] of sessions.entries()) {
+      if (s === full) continue;
+      assert.equal(bodies[i].totalPoints, 1_000_000);
+      assert.deepEqual(await ledger(t, s.account.id), {
+        total: 1_000_000,
+        logged: 1_000_000,
+        rows: 1,
+        zscore: 1_000_000,
+      });
+    }
+    const [row] = await t.db.sql`
+      SELECT total_points, (SELECT count(*)::int FROM action_log
+                            WHERE account_id = ${full.account.id}) AS rows
+      FROM score_ledger WHERE account_id = ${full.account.id}`;
+    assert.deepEqual([row.total_points, row.rows], [2147483647 - 999999, 1]);
+  } finally {
+    lock.release();
+    await t.close();
   }
 });

@@ -258,6 +258,7 @@ Deno.test("[ops] /metrics has every family, and each moves with what it counts",
       moved("scoreboard_sse_streams_refused_total");
       moved("scoreboard_score_updates_total");
       moved("scoreboard_postgres_query_duration_seconds_count");
+      moved("scoreboard_completion_batch_size_count");
       moved("scoreboard_rate_limited_total");
       moved("scoreboard_bcrypt_jobs_total");
       moved("scoreboard_bcrypt_wait_seconds_count");

@@ -8,6 +8,7 @@ import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
 import type { Clock } from "../leaderboard/periods.ts";
 import { totalsOf } from "../leaderboard/queries.ts";
+import { createBatcher } from "./batches.ts";
 import * as q from "./queries.ts";
 
 /** API.md's `Completion`. */
@@ -35,8 +36,12 @@ export interface CompletionsDeps {
   leaderboard: Leaderboard;
   clock: Clock;
   perSecond: number;
+  /** Completion statements in flight at once: others wait and go together (src/actions/batches.ts). */
+  concurrency: number;
   /** A completion was refused with 429. */
   onLimited?(): void;
+  /** A statement for `size` completions was sent. */
+  onBatch?(size: number): void;
 }
 
 /** A log row as the API shows it. */
@@ -52,9 +57,27 @@ export function toCompletionItem(row: q.CompletionRow): Completion["completion"]
 
 const OVERFLOW = "22003";
 
+/** The most completions sent in one statement. */
+const MAX_BATCH = 64;
+
 /** Builds the service. */
 export function createCompletions(deps: CompletionsDeps) {
   const { sql, leaderboard, perSecond } = deps;
+  const batches = createBatcher<q.NewCompletion, q.Inserted | undefined>({
+    concurrency: deps.concurrency,
+    maxSize: MAX_BATCH,
+    key: (completion) => completion.accountId,
+    async send(completions) {
+      const inserted = await q.insertCompletions(sql, completions, perSecond);
+      return completions.map((_, i) => inserted.get(i));
+    },
+    // An error of PostgreSQL's about the data (a total past the integer's range) or the
+    // transaction (a deadlock with another instance's batch) may be one row's: each is sent alone.
+    retryAlone: (error) =>
+      error instanceof postgres.PostgresError &&
+      ["22", "23", "40"].includes(error.code.slice(0, 2)),
+    onBatch: deps.onBatch,
+  });
 
   /** The answer to a request whose key was used before: the original, and the current total. */
   async function replay(
@@ -88,18 +111,17 @@ export function createCompletions(deps: CompletionsDeps) {
       sessionId: number | null,
     ): Promise<CompletionResult> {
       const now = deps.clock.now();
-      const at = new Date(now);
+      const completion = {
+        accountId,
+        sessionId,
+        slug,
+        key,
+        at: new Date(now),
+        windows: leaderboard.windows(now),
+      };
       let inserted: q.Inserted | undefined;
       try {
-        inserted = await q.insertCompletion(sql, {
-          accountId,
-          sessionId,
-          slug,
-          key,
-          at,
-          windows: leaderboard.windows(now),
-          perSecond,
-        });
+        inserted = await batches.submit(completion);
       } catch (error) {
         if (error instanceof postgres.PostgresError && error.code === OVERFLOW) {
           throw new Problem(409, {
@@ -110,14 +132,7 @@ export function createCompletions(deps: CompletionsDeps) {
         throw error;
       }
       if (!inserted) {
-        const obstacle = await q.completionObstacle(sql, {
-          accountId,
-          sessionId,
-          slug,
-          key,
-          at,
-          perSecond,
-        });
+        const obstacle = await q.completionObstacle(sql, completion, perSecond);
         switch (obstacle.kind) {
           case "limited":
             deps.onLimited?.();
@@ -154,6 +169,11 @@ export function createCompletions(deps: CompletionsDeps) {
           rank,
         },
       };
+    },
+
+    /** Completions waiting for a statement (src/actions/batches.ts). */
+    get waiting(): number {
+      return batches.waiting;
     },
 
     async list(accountId: number, limit: number, before: number | null) {

@@ -66,7 +66,7 @@ export interface CompletionRow {
   completed_at: Date;
 }
 
-/** What `insertCompletion` wrote: the log row and the account's new totals. */
+/** What `insertCompletions` wrote for one completion: the log row and the account's new totals. */
 export interface Inserted extends CompletionRow {
   username: string;
   total_points: number;
@@ -84,42 +84,62 @@ export interface NewCompletion {
   key: string | null;
   at: Date;
   windows: { day: Window; week: Window; month: Window };
-  /** Completions an account may make in one second (COMPLETIONS_PER_SECOND). */
-  perSecond: number;
 }
 
 /**
- * Completes an action in one statement, which PostgreSQL runs as one transaction: it checks that
- * the account is active (holding it so until commit, against a concurrent deletion) and that the
- * action is active, claims the idempotency key, logs the completion with the action's current
- * point value and adds it to the ledger and to the account's day, week and month — all of it,
- * or nothing. The access token's session, when it names one, must be live too: ending a session
- * stops its tokens here without a query more.
+ * Completes actions in one statement, which PostgreSQL runs as one transaction: for each
+ * completion it checks that the account is active (holding it so until commit, against a
+ * concurrent deletion) and that the action is active, claims the idempotency key, logs the
+ * completion with the action's current point value and adds it to the ledger and to the
+ * account's day, week and month — all of it, or nothing. The access token's session, when it
+ * names one, must be live too: ending a session stops its tokens here without a query more.
  *
  * The account's completion in its current one-second window is counted first (an upsert, so
  * that racing completions of one account count one after the other, on every instance); past
- * the limit nothing is written. The key is claimed before anything is written (with the log
- * row's id drawn ahead), so that a request racing another with the same key waits for it and then
- * writes nothing. Foreign keys are checked at the end of the statement, once both rows exist.
+ * `perSecond` (COMPLETIONS_PER_SECOND) nothing is written for it. The key is claimed before
+ * anything is written (with the log row's id drawn ahead), so that a request racing another with
+ * the same key waits for it and then writes nothing. Foreign keys are checked at the end of the
+ * statement, once all rows exist.
  *
- * No row: the account, its session or the action is not active, the limit is spent, or the key
- * is taken (`completionObstacle`).
+ * The completions must be of distinct accounts (one upsert cannot change a row twice); rows are
+ * locked in account order, as every batch locks them. Answers, by index into `completions`, what
+ * was written; a completion with no answer wrote nothing because its account, its session or its
+ * action is not active, its limit is spent or its key is taken (`completionObstacle`). One
+ * failing completion (a total past the integer's range) fails them all: callers retry alone.
  */
-export async function insertCompletion(
+export async function insertCompletions(
   db: Db,
-  completion: NewCompletion,
-): Promise<Inserted | undefined> {
-  const { accountId, sessionId, slug, key, at, windows, perSecond } = completion;
-  const [row] = await db<Inserted[]>`
-    WITH account AS (
-      SELECT id, username FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL
-        AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
-      FOR SHARE
+  completions: readonly NewCompletion[],
+  perSecond: number,
+): Promise<Map<number, Inserted>> {
+  const column = <T>(of: (c: NewCompletion) => T) => completions.map(of);
+  const rows = await db<(Inserted & { n: number })[]>`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${column((c) => c.accountId)}::int[], ${column((c) => c.sessionId)}::int[],
+        ${column((c) => c.slug)}::text[], ${column((c) => c.key)}::text[],
+        ${column((c) => c.at.toISOString())}::timestamptz[], ${
+    column((c) => c.windows.day.startDate)
+  }::date[],
+        ${column((c) => c.windows.week.startDate)}::date[],
+        ${column((c) => c.windows.month.startDate)}::date[]
+      ) WITH ORDINALITY AS i (account_id, session_id, slug, key, at, day, week, month, n)
+    ), account AS (
+      SELECT a.id, a.username FROM input i JOIN accounts a ON a.id = i.account_id
+      WHERE a.deleted_at IS NULL
+        AND (i.session_id IS NULL
+             OR EXISTS (${liveSession(db, db`i.account_id`, db`i.session_id`)}))
+      ORDER BY a.id
+      FOR SHARE OF a
     ), action AS (
-      SELECT id, label, point_value FROM actions WHERE slug = ${slug} AND retired_at IS NULL
+      SELECT i.account_id, x.id, x.label, x.point_value
+      FROM input i JOIN actions x ON x.slug = i.slug AND x.retired_at IS NULL
     ), counted AS (
       INSERT INTO completion_rate AS r (account_id, window_start, completions)
-      SELECT account.id, ${at}::timestamptz, 1 FROM account, action
+      SELECT account.id, i.at, 1
+      FROM input i JOIN account ON account.id = i.account_id
+           JOIN action ON action.account_id = i.account_id
+      ORDER BY account.id
       ON CONFLICT (account_id) DO UPDATE
         SET window_start = CASE WHEN r.window_start > EXCLUDED.window_start - interval '1 second'
                                 THEN r.window_start ELSE EXCLUDED.window_start END,
@@ -129,49 +149,63 @@ export async function insertCompletion(
            OR r.completions < ${perSecond}
       RETURNING account_id
     ), drawn AS (
-      SELECT nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id
-      FROM account, action, counted
+      SELECT account_id, nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id
+      FROM counted
     ), claimed AS (
       INSERT INTO completion_idempotency_keys (account_id, idempotency_key, action_log_id)
-      SELECT ${accountId}, ${key}::text, id FROM drawn WHERE ${key}::text IS NOT NULL
+      SELECT drawn.account_id, i.key, drawn.id
+      FROM drawn JOIN input i ON i.account_id = drawn.account_id
+      WHERE i.key IS NOT NULL
+      ORDER BY drawn.account_id
       ON CONFLICT DO NOTHING
-      RETURNING action_log_id AS id
+      RETURNING account_id, action_log_id AS id
     ), go AS (
-      SELECT id FROM claimed
+      SELECT account_id, id FROM claimed
       UNION ALL
-      SELECT id FROM drawn WHERE ${key}::text IS NULL
+      SELECT drawn.account_id, drawn.id
+      FROM drawn JOIN input i ON i.account_id = drawn.account_id
+      WHERE i.key IS NULL
     ), logged AS (
       INSERT INTO action_log (id, account_id, action_id, points_earned, completed_at)
-      SELECT go.id, account.id, action.id, action.point_value, ${at}::timestamptz
-      FROM go, account, action
+      SELECT go.id, go.account_id, action.id, action.point_value, i.at
+      FROM go JOIN action ON action.account_id = go.account_id
+           JOIN input i ON i.account_id = go.account_id
+      ORDER BY go.account_id
       RETURNING id, account_id, points_earned, completed_at
     ), ledger AS (
       INSERT INTO score_ledger AS s (account_id, total_points)
       SELECT account_id, points_earned FROM logged
+      ORDER BY account_id
       ON CONFLICT (account_id) DO UPDATE
         SET total_points = s.total_points + EXCLUDED.total_points, last_activity_at = NOW()
-      RETURNING total_points
+      RETURNING account_id, total_points
     ), periods AS (
       INSERT INTO period_scores AS p (period, starts_at, account_id, total_points)
       SELECT w.period, w.starts_at, logged.account_id, logged.points_earned
-      FROM logged, (VALUES ('day', ${windows.day.startDate}::date),
-                           ('week', ${windows.week.startDate}::date),
-                           ('month', ${windows.month.startDate}::date))
-                   AS w (period, starts_at)
+      FROM logged JOIN input i ON i.account_id = logged.account_id,
+           LATERAL (VALUES ('day', i.day), ('week', i.week), ('month', i.month))
+             AS w (period, starts_at)
+      ORDER BY logged.account_id
       ON CONFLICT (period, starts_at, account_id) DO UPDATE
         SET total_points = p.total_points + EXCLUDED.total_points
-      RETURNING period, total_points
+      RETURNING account_id, period, total_points
     )
-    SELECT logged.id, ${slug}::text AS slug, action.label, logged.points_earned,
-           logged.completed_at, account.username, ledger.total_points,
-           (SELECT total_points FROM periods WHERE period = 'day') AS day_points,
-           (SELECT total_points FROM periods WHERE period = 'week') AS week_points,
-           (SELECT total_points FROM periods WHERE period = 'month') AS month_points
-    FROM logged, ledger, account, action`;
-  return row;
+    SELECT i.n::int, logged.id, i.slug, action.label, logged.points_earned, logged.completed_at,
+           account.username, ledger.total_points,
+           (SELECT total_points FROM periods p
+            WHERE p.account_id = logged.account_id AND p.period = 'day') AS day_points,
+           (SELECT total_points FROM periods p
+            WHERE p.account_id = logged.account_id AND p.period = 'week') AS week_points,
+           (SELECT total_points FROM periods p
+            WHERE p.account_id = logged.account_id AND p.period = 'month') AS month_points
+    FROM logged JOIN input i ON i.account_id = logged.account_id
+         JOIN ledger ON ledger.account_id = logged.account_id
+         JOIN account ON account.id = logged.account_id
+         JOIN action ON action.account_id = logged.account_id`;
+  return new Map(rows.map(({ n, ...inserted }) => [n - 1, inserted]));
 }
 
-/** Why `insertCompletion` wrote nothing, in the order the API answers them. */
+/** Why `insertCompletions` wrote nothing, in the order the API answers them. */
 export type Obstacle =
   | { kind: "account" | "missing" | "retired" }
   | { kind: "limited"; retryAfterMs: number }
@@ -180,9 +214,10 @@ export type Obstacle =
 /** Finds out why a completion wrote nothing; an ended session is as gone as a deleted account. */
 export async function completionObstacle(
   db: Db,
-  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key" | "at" | "perSecond">,
+  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key" | "at">,
+  perSecond: number,
 ): Promise<Obstacle> {
-  const { accountId, sessionId, slug, key, at, perSecond } = completion;
+  const { accountId, sessionId, slug, key, at } = completion;
   const [row] = await db<
     { active: boolean; retired: boolean | null; window_ends: Date | null; completions: number }[]
   >`

@@ -2,7 +2,7 @@
  * SQL of accounts, sessions and refresh tokens. Each function takes the `sql` or transaction
  * handle first.
  */
-import type { TransactionSql } from "postgres";
+import type { Fragment, TransactionSql } from "postgres";
 import type { Db } from "../db/mod.ts";
 
 /** An account as the API shows it. */
@@ -57,9 +57,14 @@ export async function findActiveAccount(
 
 /**
  * A subquery for `EXISTS (…)`: the session is the account's and live (not ended, not expired).
- * Kept in one place for every statement that checks an access token's session.
+ * Kept in one place for every statement that checks an access token's session. The ids are values
+ * or, for a statement over many rows, fragments naming its columns (`` db`i.account_id` ``).
  */
-export function liveSession(db: Db, accountId: number, sessionId: number | null) {
+export function liveSession(
+  db: Db,
+  accountId: number | Fragment,
+  sessionId: number | null | Fragment,
+) {
   return db`
     SELECT 1 FROM sessions
     WHERE id = ${sessionId}::int AND account_id = ${accountId}

@@ -29,6 +29,7 @@ export interface Metrics {
   readonly postgresUp: client.Gauge;
   readonly queriesInFlight: client.Gauge;
   readonly queryDuration: client.Histogram<"outcome">;
+  readonly completionBatches: client.Histogram;
   // Limits and passwords
   readonly rateLimited: client.Counter<"kind">;
   readonly bcryptJobs: client.Counter<"op">;
@@ -164,6 +165,13 @@ export function createMetrics(mode: string): Metrics {
       help: "Queries run through the pool (transactions' own queries excluded), by outcome.",
       labelNames: ["outcome"],
       buckets: BUCKETS,
+      registers,
+    }),
+    completionBatches: new client.Histogram({
+      name: `${PREFIX}completion_batch_size`,
+      help: "Completions per statement: those that arrive while COMPLETION_STATEMENTS are in " +
+        "flight go together in the next one.",
+      buckets: [1, 2, 4, 8, 16, 32, 64],
       registers,
     }),
     rateLimited: new client.Counter({
