@@ -173,6 +173,19 @@ async function pgbench(url: string, script: string): Promise<number> {
   }
 }
 
+/** The server's `completion_batch_size` histogram so far: completions and statements. */
+async function batches(baseUrl: string): Promise<{ sum: number; count: number }> {
+  const res = await fetch(`${baseUrl}/metrics`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  const text = await res.text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+  return {
+    sum: value("scoreboard_completion_batch_size_sum"),
+    count: value("scoreboard_completion_batch_size_count"),
+  };
+}
+
 /** wrk's Lua: each request completes for the next account's token, in turn. */
 const WRK_SCRIPT = `
 local tokens = {}
@@ -298,7 +311,11 @@ export async function run(): Promise<Row> {
     const cpuRef = pgRef === null
       ? null
       : cpuPerUnit(cpu, cpu = await processCpu(), pgRef * SECONDS, machine);
+    const batchesBefore = await batches(server.url);
     const svc = await service(server.url, tokens, slug, SECONDS);
+    const batchesAfter = await batches(server.url);
+    const meanBatch = (batchesAfter.sum - batchesBefore.sum) /
+      (batchesAfter.count - batchesBefore.count);
     const cpuService = cpuPerUnit(cpu, cpu = await processCpu(), svc.rate * SECONDS, group);
     const pgOurs = PGBENCH ? await pgbench(db.url, ours) : null;
     const cpuOurs = pgOurs === null
@@ -315,13 +332,17 @@ export async function run(): Promise<Row> {
     );
     if (pgRef !== null && pgOurs !== null) {
       console.log(`pgbench, reference transaction (3 statements): ${pgRef.toFixed(0)} tx/s`);
-      console.log(`pgbench, the service's statement (1 round trip): ${pgOurs.toFixed(0)} tx/s`);
+      console.log(
+        `pgbench, the service's statement for one completion (1 round trip): ` +
+          `${pgOurs.toFixed(0)} tx/s`,
+      );
       console.log(
         `ratio service / pgbench: ${(svc.rate / pgRef).toFixed(2)} of the reference, ` +
           `${(svc.rate / pgOurs).toFixed(2)} of the same statement`,
       );
     }
 
+    console.log(`completions per statement, mean: ${meanBatch.toFixed(1)}`);
     console.log(`CPU µs per completion, service: ${show(cpuService)}`);
     if (cpuOurs) console.log(`CPU µs per transaction, pgbench of the statement: ${show(cpuOurs)}`);
     if (cpuRef) console.log(`CPU µs per transaction, pgbench of the seed's: ${show(cpuRef)}`);
@@ -340,7 +361,8 @@ export async function run(): Promise<Row> {
         `${svc.p99.toFixed(1)} ms, ${svc.errors} errors)`,
       reference: pgOurs === null || pgRef === null
         ? "pgbench skipped"
-        : `pgbench: the service's statement ${Math.round(pgOurs)} tx/s, the seed's ` +
+        : `pgbench: the service's statement for one completion ${Math.round(pgOurs)} tx/s ` +
+          `(the service's carried ${meanBatch.toFixed(1)} on average), the seed's ` +
           `3-statement transaction ${Math.round(pgRef)} tx/s`,
       result: ratio === null
         ? "—"
@@ -349,6 +371,7 @@ export async function run(): Promise<Row> {
       met: ratio === null ? null : ratio >= 0.75,
       details: {
         service: svc,
+        completionsPerStatement: meanBatch,
         pgbenchStatement: pgOurs,
         pgbenchReference: pgRef,
         cpuMicrosecondsPerCompletion: {
