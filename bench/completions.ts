@@ -19,6 +19,7 @@
  * single-statement transaction for one completion, as `insertCompletions` sends it (recorded, not
  * copied).
  */
+import { benchDatabase } from "./database.ts";
 import { getLogger } from "@logtape/logtape";
 import postgres from "postgres";
 import { insertCompletions } from "../src/actions/queries.ts";
@@ -29,7 +30,6 @@ import { startServer } from "../tests/server.ts";
 import { type Window, windowAt } from "../src/leaderboard/periods.ts";
 import {
   benchAccounts,
-  benchDatabase,
   cpuPerUnit,
   installed,
   percentile,

@@ -15,6 +15,7 @@
  * BROADCAST_INTERVAL_MS so that each is one broadcast. Events are about 1 KB (ten players with
  * long names), like the reference figures.
  */
+import { benchDatabase } from "./database.ts";
 import {
   clearRedisPrefix,
   complete,
@@ -25,7 +26,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { benchDatabase, lines, percentile, profileFlags, type Row, rssKiB } from "./lib.ts";
+import { lines, percentile, profileFlags, type Row, rssKiB } from "./lib.ts";
 
 const LEVELS = (Deno.env.get("STREAMS") ?? "1000,10000").split(",").map(Number);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 20);

@@ -7,6 +7,7 @@
  *   deno task bench:logins            (SECONDS=10, CLIENTS=8; needs htpasswd for the reference:
  *                                      apt-get install apache2-utils)
  */
+import { benchDatabase } from "./database.ts";
 import {
   clearRedisPrefix,
   httpClient,
@@ -16,7 +17,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { benchDatabase, installed, percentile, type Row } from "./lib.ts";
+import { installed, percentile, type Row } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 8);

@@ -8,10 +8,11 @@
  * Uses wrk when it is installed (`apt-get install wrk`), else a fetch loop in this process (which
  * then competes with the server for the same cores: compare its ratios, not its rates).
  */
+import { benchDatabase } from "./database.ts";
 import { SignJWT } from "jose";
 import { clearRedisPrefix, JWT_SECRET, newUser, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { benchDatabase, installed, wrk } from "./lib.ts";
+import { installed, wrk } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const CONNECTIONS = Number(Deno.env.get("CONNECTIONS") ?? 64);

@@ -8,10 +8,11 @@
  *
  *   deno task bench:modes          (SECONDS=8 per load)
  */
+import { benchDatabase } from "./database.ts";
 import { ADMIN_TOKEN, clearRedisPrefix, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer, type TestServer } from "../tests/server.ts";
 import { serviceWithWrk } from "./completions.ts";
-import { benchAccounts, benchDatabase, installed, rssKiB, wrk } from "./lib.ts";
+import { benchAccounts, installed, rssKiB, wrk } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 8);
 const CLIENTS = 32;

@@ -10,7 +10,7 @@
  * as the service keeps them), then times each read through the service's own query functions
  * (src/leaderboard/truth.ts), REPEAT times, and prints the median and the worst.
  */
-import { benchDatabase } from "./lib.ts";
+import { benchDatabase } from "./database.ts";
 import { truthReads } from "../src/leaderboard/truth.ts";
 import { windowAt } from "../src/leaderboard/periods.ts";
 

@@ -7,6 +7,7 @@
  *   deno task bench:reads            (SECONDS=5 per run; LOG_LEVEL, default info: the access log
  *                                     is on, as it ships)
  */
+import { benchDatabase } from "./database.ts";
 import {
   accountsWith,
   clearRedisPrefix,
@@ -15,7 +16,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { benchDatabase, installed, profileFlags, type Row, wrk, type WrkResult } from "./lib.ts";
+import { installed, profileFlags, type Row, wrk, type WrkResult } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);
 
