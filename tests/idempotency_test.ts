@@ -135,3 +135,30 @@ Deno.test("[idempotency] an empty key or one over 200 characters is a 400", asyn
     await t.close();
   }
 });
+
+Deno.test("[idempotency] replays do not spend the account's completions per second", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "2" });
+  try {
+    const { slug } = await createAction(t, 5);
+    const session = await register(t);
+    const first = await complete(t, session.accessToken, slug, "order-1");
+    assert.equal(first.status, 201);
+    await first.body?.cancel();
+    // A client retrying a lost answer many times over...
+    for (let i = 0; i < 4; i++) {
+      const replay = await complete(t, session.accessToken, slug, "order-1");
+      assert.equal(replay.status, 200);
+      await replay.body?.cancel();
+    }
+    // ...still has the second completion of its second (unless the second turned meanwhile).
+    const next = await complete(t, session.accessToken, slug, "order-2");
+    assert.equal(next.status, 201);
+    await next.body?.cancel();
+    const [{ completions }] = await t.db.sql`
+      SELECT completions FROM completion_rate WHERE account_id = ${session.account.id}`;
+    assert.ok(completions <= 2, `${completions} counted`);
+    assert.equal(await rows(t, session.account.id), 2);
+  } finally {
+    await t.close();
+  }
+});

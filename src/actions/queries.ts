@@ -96,7 +96,8 @@ export interface NewCompletion {
  *
  * The account's completion in its current one-second window is counted first (an upsert, so
  * that racing completions of one account count one after the other, on every instance); past
- * `perSecond` (COMPLETIONS_PER_SECOND) nothing is written for it. The key is claimed before
+ * `perSecond` (COMPLETIONS_PER_SECOND) nothing is written for it. A replay (its key is taken) is
+ * not counted: a client retrying a lost answer keeps its budget. The key is claimed before
  * anything is written (with the log row's id drawn ahead), so that a request racing another with
  * the same key waits for it and then writes nothing. Foreign keys are checked at the end of the
  * statement, once all rows exist.
@@ -139,6 +140,9 @@ export async function insertCompletions(
       SELECT account.id, i.at, 1
       FROM input i JOIN account ON account.id = i.account_id
            JOIN action ON action.account_id = i.account_id
+      WHERE i.key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM completion_idempotency_keys k
+        WHERE k.account_id = i.account_id AND k.idempotency_key = i.key)
       ORDER BY account.id
       ON CONFLICT (account_id) DO UPDATE
         SET window_start = CASE WHEN r.window_start > EXCLUDED.window_start - interval '1 second'
