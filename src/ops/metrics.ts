@@ -4,6 +4,7 @@ import { routePath } from "hono/route";
 import client from "prom-client";
 import { VERSION } from "../version.ts";
 import { processMetrics } from "./process_metrics.ts";
+import { requestMetrics } from "./request_metrics.ts";
 
 const PREFIX = "scoreboard_";
 
@@ -55,39 +56,7 @@ export function createMetrics(mode: string): Metrics {
     registers,
   }).set({ version: VERSION, deno: Deno.version.deno, mode }, 1);
 
-  const requests = new client.Counter({
-    name: `${PREFIX}http_requests_total`,
-    help: "HTTP requests by route pattern, method and status.",
-    labelNames: ["route", "method", "status"],
-    registers,
-  });
-  const duration = new client.Histogram({
-    name: `${PREFIX}http_request_duration_seconds`,
-    help: "Time to the response's headers, by route pattern.",
-    labelNames: ["route", "method"],
-    buckets: BUCKETS,
-    registers,
-  });
-
-  // Children bound to their labels, made once each: prom-client hashes a labels object on every
-  // call otherwise, which the hottest routes pay thousands of times a second.
-  const counted = new Map<string, client.Counter.Internal>();
-  const timed = new Map<string, client.Histogram.Internal<"route" | "method">>();
-  function observe(route: string, method: string, status: number, seconds: number): void {
-    const key = `${method} ${route}`;
-    let count = counted.get(`${key} ${status}`);
-    if (!count) {
-      count = requests.labels({ route, method, status: String(status) });
-      counted.set(`${key} ${status}`, count);
-    }
-    let time = timed.get(key);
-    if (!time) {
-      time = duration.labels({ route, method });
-      timed.set(key, time);
-    }
-    count.inc();
-    time.observe(seconds);
-  }
+  const observe = requestMetrics(registry, PREFIX, BUCKETS);
 
   return {
     registry,
