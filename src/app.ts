@@ -14,6 +14,7 @@ import { responseCache } from "./http/response_cache.ts";
 import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies, unsupportedMediaType } from "./http/middleware.ts";
 import { openApiRouter } from "./http/openapi.ts";
+import { newRequestId } from "./http/request_id.ts";
 import { Problem, validationProblem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
@@ -46,7 +47,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
       rt.accessLog?.(accessRecord(c, hops, answer));
     },
   }));
-  app.use(requestId());
+  app.use(requestId({ generator: newRequestId }));
   if (rt.accessLog) app.use(accessLog(rt.accessLog, hops));
   app.use(rt.metrics.middleware());
   // Of OWASP's REST list: nosniff here, the CSP (frame-ancestors 'none' included) in `defaults`.

@@ -9,6 +9,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "./env.ts";
+import { newRequestId } from "./request_id.ts";
 
 /** What a route's answer was read at: the board's version and window. */
 export interface CacheStamp {
@@ -52,7 +53,7 @@ export function responseCache(options: {
         hit.stamp.current()
       ) {
         const started = performance.now();
-        const requestId = crypto.randomUUID();
+        const requestId = newRequestId();
         const response = hit.response.clone();
         response.headers.set("x-request-id", requestId);
         options.served(c, { route: hit.route, status: response.status, started, requestId });
