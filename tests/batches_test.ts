@@ -4,7 +4,7 @@
  * exactly is in completions_test.ts.)
  */
 import assert from "node:assert/strict";
-import { type BatchOptions, createBatcher } from "../src/actions/batches.ts";
+import { type BatchOptions, createBatcher, TooLate } from "../src/actions/batches.ts";
 
 interface Item {
   key: number;
@@ -17,6 +17,7 @@ function held(options: Partial<BatchOptions<Item, string>> = {}) {
   const batcher = createBatcher<Item, string>({
     concurrency: 1,
     maxSize: 64,
+    maxWaitMs: 60_000,
     key: (item) => item.key,
     send: (items) =>
       new Promise((resolve, reject) => {
@@ -89,6 +90,7 @@ Deno.test("[batches] a row's error: each item is sent again alone, and only that
   const batcher = createBatcher<Item, string>({
     concurrency: 1,
     maxSize: 64,
+    maxWaitMs: 60_000,
     key: (item) => item.key,
     send: async (items) => {
       batches.push(items.map((i) => i.name));
@@ -126,4 +128,22 @@ Deno.test("[batches] an error that is not a row's fails the whole batch, sent on
   const after = batcher.submit({ key: 1, name: "after" });
   sent[2].release();
   assert.equal(await after, "after!");
+});
+
+Deno.test("[batches] what waited past maxWaitMs is refused, not sent; what came later still goes", async () => {
+  const { batcher, sent } = held({ maxWaitMs: 20 });
+  const first = batcher.submit({ key: 0, name: "first" });
+  const stale = ["x", "y"].map((name, i) =>
+    batcher.submit({ key: i + 1, name }).catch((e: unknown) => e)
+  );
+  await new Promise((resolve) => setTimeout(resolve, 60)); // x and y wait past 20 ms
+  const fresh = batcher.submit({ key: 1, name: "x2" });
+  sent[0].release();
+  assert.equal(await first, "first!");
+  for (const error of await Promise.all(stale)) assert.ok(error instanceof TooLate, `${error}`);
+  await tick();
+  assert.deepEqual(sent.map((s) => s.names), [["first"], ["x2"]]);
+  sent[1].release();
+  assert.equal(await fresh, "x2!");
+  assert.equal(batcher.waiting, 0);
 });

@@ -436,3 +436,43 @@ Deno.test("[completions] completions that wait for a statement go together, and 
     await t.close();
   }
 });
+
+Deno.test("[completions] completions still waiting for a statement at their deadline are answered 503 and never made", async () => {
+  const t = await openTestApp({ COMPLETION_STATEMENTS: "1", REQUEST_TIMEOUT_MS: "300" });
+  const lock = await t.db.sql.reserve();
+  try {
+    const { slug } = await createAction(t, 2);
+    const opener = await register(t);
+    const waiting = await Promise.all(Array.from({ length: 5 }, () => register(t)));
+    await lock`BEGIN`;
+    await lock`SELECT 1 FROM accounts WHERE id = ${opener.account.id} FOR UPDATE`;
+    const opening = complete(t, opener.accessToken, slug);
+    await eventually(async () => {
+      const [{ n }] = await t.db.sql`
+        SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+      return n === 1;
+    });
+    const answers = await Promise.all(waiting.map((s) => complete(t, s.accessToken, slug)));
+    for (const res of answers) {
+      assert.equal(res.status, 503);
+      assert.equal(res.headers.get("retry-after"), "2");
+      await res.body?.cancel();
+    }
+    assert.equal((await opening).status, 503, "the statement in flight outlived its deadline too");
+    await lock`COMMIT`;
+    // The statement in flight ends (and writes: its client was told it may have); the rest wait
+    // no more, and are refused rather than sent.
+    // A completion made now goes after whatever was sent before it, on the one statement at once.
+    const again = await complete(t, waiting[0].accessToken, slug);
+    assert.equal(again.status, 201);
+    await again.body?.cancel();
+    assert.equal((await ledger(t, opener.account.id)).rows, 1);
+    assert.equal((await ledger(t, waiting[0].account.id)).rows, 1, "only the one made after");
+    for (const s of waiting.slice(1)) assert.equal((await ledger(t, s.account.id)).rows, 0);
+    assert.equal(t.rt.completions.waiting, 0);
+  } finally {
+    lock.release();
+    await t.close();
+  }
+});

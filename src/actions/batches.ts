@@ -9,6 +9,10 @@
  * the other, and the same account is never in two statements of this instance at once. When a
  * batch fails for a reason of one of its rows (`retryAlone`), each of its items is sent again on
  * its own, so that only that row's request sees the error.
+ *
+ * An item that waited `maxWaitMs` is not sent: its request has had its answer (a 503 at the
+ * request's deadline), and work a client was told may not have been done is better not done
+ * minutes later, when a stalled database comes back.
  */
 
 /** How a batcher sends its items. */
@@ -17,6 +21,8 @@ export interface BatchOptions<T, R> {
   concurrency: number;
   /** The most items in one batch. */
   maxSize: number;
+  /** An item that waited this long is refused with `TooLate` instead of sent. */
+  maxWaitMs: number;
   /** Items with one key never share a batch, nor are in flight together. */
   key(item: T): number;
   /** Sends a batch; answers each item's result by its index in the batch. */
@@ -27,8 +33,17 @@ export interface BatchOptions<T, R> {
   onBatch?(size: number): void;
 }
 
+/** What an item that waited past `maxWaitMs` is refused with. */
+export class TooLate extends Error {
+  constructor(waitedMs: number) {
+    super(`waited ${Math.round(waitedMs)} ms for a statement: not sent`);
+    this.name = "TooLate";
+  }
+}
+
 interface Waiting<T, R> {
   item: T;
+  since: number;
   resolve(result: R): void;
   reject(error: unknown): void;
 }
@@ -71,11 +86,18 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
     while (inFlight < options.concurrency && waiting > 0) {
       const batch: Waiting<T, R>[] = [];
       const keys: number[] = [];
+      const late = performance.now() - options.maxWaitMs;
       for (const [key, queue] of queues) {
         if (batch.length === options.maxSize) break;
         if (busy.has(key)) continue;
-        batch.push(queue.shift()!);
+        let next = queue.shift();
+        for (; next && next.since < late; next = queue.shift()) {
+          waiting--;
+          next.reject(new TooLate(performance.now() - next.since));
+        }
         if (queue.length === 0) queues.delete(key);
+        if (!next) continue;
+        batch.push(next);
         busy.add(key);
         keys.push(key);
       }
@@ -94,9 +116,10 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
     submit(item: T): Promise<R> {
       return new Promise<R>((resolve, reject) => {
         const key = options.key(item);
+        const entry = { item, since: performance.now(), resolve, reject };
         const queue = queues.get(key);
-        if (queue) queue.push({ item, resolve, reject });
-        else queues.set(key, [{ item, resolve, reject }]);
+        if (queue) queue.push(entry);
+        else queues.set(key, [entry]);
         waiting++;
         pump();
       });

@@ -8,7 +8,7 @@ import { Problem, tooManyRequests, unauthorized } from "../http/problem.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
 import type { Clock } from "../leaderboard/periods.ts";
 import { totalsOf } from "../leaderboard/queries.ts";
-import { createBatcher } from "./batches.ts";
+import { createBatcher, TooLate } from "./batches.ts";
 import * as q from "./queries.ts";
 
 /** API.md's `Completion`. */
@@ -38,6 +38,8 @@ export interface CompletionsDeps {
   perSecond: number;
   /** Completion statements in flight at once: others wait and go together (src/actions/batches.ts). */
   concurrency: number;
+  /** A completion that waited this long for a statement is not sent (its request had its 503). */
+  maxWaitMs: number;
   /** A completion was refused with 429. */
   onLimited?(): void;
   /** A statement for `size` completions was sent. */
@@ -66,6 +68,7 @@ export function createCompletions(deps: CompletionsDeps) {
   const batches = createBatcher<q.NewCompletion, q.Inserted | undefined>({
     concurrency: deps.concurrency,
     maxSize: MAX_BATCH,
+    maxWaitMs: deps.maxWaitMs,
     key: (completion) => completion.accountId,
     async send(completions) {
       const inserted = await q.insertCompletions(sql, completions, perSecond);
@@ -123,6 +126,13 @@ export function createCompletions(deps: CompletionsDeps) {
       try {
         inserted = await batches.submit(completion);
       } catch (error) {
+        if (error instanceof TooLate) {
+          throw new Problem(503, {
+            kind: "timed-out",
+            detail: "The completion waited too long for the database and was not made.",
+            headers: { "retry-after": "2" },
+          });
+        }
         if (error instanceof postgres.PostgresError && error.code === OVERFLOW) {
           throw new Problem(409, {
             kind: "score-overflow",
