@@ -171,7 +171,6 @@ export async function openRuntime(
     clock,
     perSecond: config.completionsPerSecond,
     concurrency: config.completionStatements,
-    maxWaitMs: config.requestTimeoutMs,
     onLimited: () => metrics.rateLimited.inc({ kind: "completions" }),
     onBatch: (size) => metrics.completionBatches.observe(size),
   });

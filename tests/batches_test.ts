@@ -17,7 +17,6 @@ function held(options: Partial<BatchOptions<Item, string>> = {}) {
   const batcher = createBatcher<Item, string>({
     concurrency: 1,
     maxSize: 64,
-    maxWaitMs: 60_000,
     key: (item) => item.key,
     send: (items) =>
       new Promise((resolve, reject) => {
@@ -90,7 +89,6 @@ Deno.test("[batches] a row's error: each item is sent again alone, and only that
   const batcher = createBatcher<Item, string>({
     concurrency: 1,
     maxSize: 64,
-    maxWaitMs: 60_000,
     key: (item) => item.key,
     send: async (items) => {
       batches.push(items.map((i) => i.name));
@@ -130,20 +128,22 @@ Deno.test("[batches] an error that is not a row's fails the whole batch, sent on
   assert.equal(await after, "after!");
 });
 
-Deno.test("[batches] what waited past maxWaitMs is refused, not sent; what came later still goes", async () => {
-  const { batcher, sent } = held({ maxWaitMs: 20 });
+Deno.test("[batches] what still waits at its deadline is refused, not sent; what came later still goes", async () => {
+  const { batcher, sent } = held();
   const first = batcher.submit({ key: 0, name: "first" });
+  const until = performance.now() + 20;
   const stale = ["x", "y"].map((name, i) =>
-    batcher.submit({ key: i + 1, name }).catch((e: unknown) => e)
+    batcher.submit({ key: i + 1, name }, until).catch((e: unknown) => e)
   );
-  await new Promise((resolve) => setTimeout(resolve, 60)); // x and y wait past 20 ms
+  const patient = batcher.submit({ key: 3, name: "z" }, performance.now() + 60_000);
+  await new Promise((resolve) => setTimeout(resolve, 40)); // past x's and y's deadline
   const fresh = batcher.submit({ key: 1, name: "x2" });
   sent[0].release();
   assert.equal(await first, "first!");
   for (const error of await Promise.all(stale)) assert.ok(error instanceof TooLate, `${error}`);
   await tick();
-  assert.deepEqual(sent.map((s) => s.names), [["first"], ["x2"]]);
+  assert.deepEqual(sent.map((s) => s.names), [["first"], ["x2", "z"]]);
   sent[1].release();
-  assert.equal(await fresh, "x2!");
+  assert.deepEqual(await Promise.all([patient, fresh]), ["z!", "x2!"]);
   assert.equal(batcher.waiting, 0);
 });

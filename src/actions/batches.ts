@@ -10,8 +10,8 @@
  * batch fails for a reason of one of its rows (`retryAlone`), each of its items is sent again on
  * its own, so that only that row's request sees the error.
  *
- * An item that waited `maxWaitMs` is not sent: its request has had its answer (a 503 at the
- * request's deadline), and work a client was told may not have been done is better not done
+ * An item still waiting at its deadline (`submit`'s `until`: its request's, when the client is
+ * answered 503) is not sent: work a client was told may not have been done is better not done
  * minutes later, when a stalled database comes back.
  */
 
@@ -21,8 +21,6 @@ export interface BatchOptions<T, R> {
   concurrency: number;
   /** The most items in one batch. */
   maxSize: number;
-  /** An item that waited this long is refused with `TooLate` instead of sent. */
-  maxWaitMs: number;
   /** Items with one key never share a batch, nor are in flight together. */
   key(item: T): number;
   /** Sends a batch; answers each item's result by its index in the batch. */
@@ -33,10 +31,10 @@ export interface BatchOptions<T, R> {
   onBatch?(size: number): void;
 }
 
-/** What an item that waited past `maxWaitMs` is refused with. */
+/** What an item still waiting at its deadline is refused with. */
 export class TooLate extends Error {
   constructor(waitedMs: number) {
-    super(`waited ${Math.round(waitedMs)} ms for a statement: not sent`);
+    super(`waited ${Math.round(waitedMs)} ms, to its deadline: not sent`);
     this.name = "TooLate";
   }
 }
@@ -44,6 +42,7 @@ export class TooLate extends Error {
 interface Waiting<T, R> {
   item: T;
   since: number;
+  until: number;
   resolve(result: R): void;
   reject(error: unknown): void;
 }
@@ -86,14 +85,14 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
     while (inFlight < options.concurrency && waiting > 0) {
       const batch: Waiting<T, R>[] = [];
       const keys: number[] = [];
-      const late = performance.now() - options.maxWaitMs;
+      const now = performance.now();
       for (const [key, queue] of queues) {
         if (batch.length === options.maxSize) break;
         if (busy.has(key)) continue;
         let next = queue.shift();
-        for (; next && next.since < late; next = queue.shift()) {
+        for (; next && next.until <= now; next = queue.shift()) {
           waiting--;
-          next.reject(new TooLate(performance.now() - next.since));
+          next.reject(new TooLate(now - next.since));
         }
         if (queue.length === 0) queues.delete(key);
         if (!next) continue;
@@ -113,10 +112,11 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
   }
 
   return {
-    submit(item: T): Promise<R> {
+    /** Sends `item` in a batch, unless it still waits at `until` (a `performance.now()` time). */
+    submit(item: T, until = Infinity): Promise<R> {
       return new Promise<R>((resolve, reject) => {
         const key = options.key(item);
-        const entry = { item, since: performance.now(), resolve, reject };
+        const entry = { item, since: performance.now(), until, resolve, reject };
         const queue = queues.get(key);
         if (queue) queue.push(entry);
         else queues.set(key, [entry]);

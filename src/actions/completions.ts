@@ -38,8 +38,6 @@ export interface CompletionsDeps {
   perSecond: number;
   /** Completion statements in flight at once: others wait and go together (src/actions/batches.ts). */
   concurrency: number;
-  /** A completion that waited this long for a statement is not sent (its request had its 503). */
-  maxWaitMs: number;
   /** A completion was refused with 429. */
   onLimited?(): void;
   /** A statement for `size` completions was sent. */
@@ -68,7 +66,6 @@ export function createCompletions(deps: CompletionsDeps) {
   const batches = createBatcher<q.NewCompletion, q.Inserted | undefined>({
     concurrency: deps.concurrency,
     maxSize: MAX_BATCH,
-    maxWaitMs: deps.maxWaitMs,
     key: (completion) => completion.accountId,
     async send(completions) {
       const inserted = await q.insertCompletions(sql, completions, perSecond);
@@ -106,12 +103,17 @@ export function createCompletions(deps: CompletionsDeps) {
   }
 
   return {
-    /** `sessionId`: the access token's session (null without one), checked in the statement. */
+    /**
+     * `sessionId`: the access token's session (null without one), checked in the statement.
+     * `deadlineAt` (`performance.now()` time): when the request is answered 503; a completion
+     * still waiting for a statement then is not made.
+     */
     async complete(
       accountId: number,
       slug: string,
       key: string | null,
       sessionId: number | null,
+      deadlineAt = Infinity,
     ): Promise<CompletionResult> {
       const now = deps.clock.now();
       const completion = {
@@ -124,7 +126,7 @@ export function createCompletions(deps: CompletionsDeps) {
       };
       let inserted: q.Inserted | undefined;
       try {
-        inserted = await batches.submit(completion);
+        inserted = await batches.submit(completion, deadlineAt);
       } catch (error) {
         if (error instanceof TooLate) {
           throw new Problem(503, {

@@ -65,6 +65,7 @@ export function actionRoutes(deps: { sql: Sql; tokens: AccessTokens; completions
           c.req.valid("param").slug,
           key,
           c.get("sessionId"),
+          c.get("deadlineAt") ?? Infinity,
         );
         return c.json(result.body, result.status);
       },

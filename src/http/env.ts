@@ -14,5 +14,7 @@ export type AppEnv = {
     account: AccountRow;
     /** Set by a read whose response may be served again (see response_cache.ts). */
     cacheStamp: CacheStamp | undefined;
+    /** When the request is answered 503 if it has not been (`performance.now()` time; deadline.ts). */
+    deadlineAt: number;
   };
 };
