@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import postgres, { type ReservedSql } from "postgres";
 import { insertCompletions } from "../src/actions/queries.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
@@ -378,6 +379,30 @@ Deno.test("[completions] one statement for many accounts writes each one's own, 
   }
 });
 
+/**
+ * Starts a completion whose statement then waits, in flight, on a lock the test holds on its
+ * account (`lock`: a reserved connection; COMMIT lets it go). Resolves once PostgreSQL shows it
+ * waiting, with the request's answer to come.
+ */
+async function heldInFlight(
+  t: TestApp,
+  lock: ReservedSql,
+  token: string,
+  accountId: number,
+  slug: string,
+): Promise<{ answer: Promise<Response> }> {
+  await lock`BEGIN`;
+  await lock`SELECT 1 FROM accounts WHERE id = ${accountId} FOR UPDATE`;
+  const answer = complete(t, token, slug);
+  await eventually(async () => {
+    const [{ n }] = await t.db.sql`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    return n === 1;
+  });
+  return { answer }; // not the promise itself, which an async function's caller would wait for
+}
+
 Deno.test("[completions] completions that wait for a statement go together, and one's overflow fails only that one", async () => {
   const t = await openTestApp({ COMPLETION_STATEMENTS: "1" });
   const lock = await t.db.sql.reserve();
@@ -396,15 +421,13 @@ Deno.test("[completions] completions that wait for a statement go together, and 
     const before = await batches();
 
     // The one statement in flight waits on a lock of the test's; the 12 wait for it.
-    await lock`BEGIN`;
-    await lock`SELECT 1 FROM accounts WHERE id = ${opener.account.id} FOR UPDATE`;
-    const opening = complete(t, opener.accessToken, slug);
-    await eventually(async () => {
-      const [{ waiting }] = await t.db.sql`
-        SELECT count(*)::int AS waiting FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      return waiting === 1;
-    });
+    const { answer: opening } = await heldInFlight(
+      t,
+      lock,
+      opener.accessToken,
+      opener.account.id,
+      slug,
+    );
     const results = Promise.all(sessions.map((s) => complete(t, s.accessToken, slug)));
     await eventually(() => Promise.resolve(t.rt.completions.waiting === 12));
     await lock`COMMIT`;
@@ -444,15 +467,13 @@ Deno.test("[completions] completions still waiting for a statement at their dead
     const { slug } = await createAction(t, 2);
     const opener = await register(t);
     const waiting = await Promise.all(Array.from({ length: 5 }, () => register(t)));
-    await lock`BEGIN`;
-    await lock`SELECT 1 FROM accounts WHERE id = ${opener.account.id} FOR UPDATE`;
-    const opening = complete(t, opener.accessToken, slug);
-    await eventually(async () => {
-      const [{ n }] = await t.db.sql`
-        SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = current_database() AND wait_event_type = 'Lock'`;
-      return n === 1;
-    });
+    const { answer: opening } = await heldInFlight(
+      t,
+      lock,
+      opener.accessToken,
+      opener.account.id,
+      slug,
+    );
     const answers = await Promise.all(waiting.map((s) => complete(t, s.accessToken, slug)));
     for (const res of answers) {
       assert.equal(res.status, 503);
@@ -473,6 +494,37 @@ Deno.test("[completions] completions still waiting for a statement at their dead
     assert.equal(t.rt.completions.waiting, 0);
   } finally {
     lock.release();
+    await t.close();
+  }
+});
+
+Deno.test("[completions] the statement for many does not need postgres.js' array types (a connection may not have them yet)", async () => {
+  const t = await openTestApp();
+  // A pool that never fetches its types: what a connection opened while they are fetched has.
+  const bare = postgres(t.db.url, { max: 1, fetch_types: false, onnotice: () => {} });
+  try {
+    const { slug } = await createAction(t, 3);
+    const [x, y] = await Promise.all([register(t), register(t)]);
+    const at = new Date();
+    const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;
+    const key = 'k "1", {2} \\ NULL';
+    const inserted = await insertCompletions(bare, [
+      {
+        accountId: x.account.id,
+        sessionId: sid(x.accessToken),
+        slug,
+        key,
+        at,
+        windows: windowsAt(at),
+      },
+      { accountId: y.account.id, sessionId: null, slug, key: null, at, windows: windowsAt(at) },
+    ], 10);
+    assert.deepEqual([...inserted.keys()].sort(), [0, 1]);
+    const [row] = await t.db.sql`
+      SELECT idempotency_key FROM completion_idempotency_keys WHERE account_id = ${x.account.id}`;
+    assert.equal(row.idempotency_key, key);
+  } finally {
+    await bare.end();
     await t.close();
   }
 });

@@ -87,6 +87,23 @@ export interface NewCompletion {
 }
 
 /**
+ * The text of a PostgreSQL array of `values` (each text quoted), for one text parameter that the
+ * statement casts (`::int[]`). postgres.js sends a JavaScript array with its array serializers,
+ * which a connection has only once the pool has fetched its types: on a connection opened
+ * meanwhile, `[1]` went as "1" (malformed array literal).
+ */
+function arrayLiteral(values: readonly (string | number | null)[]): string {
+  const items = values.map((value) =>
+    value === null
+      ? "NULL"
+      : typeof value === "number"
+      ? String(value)
+      : `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+  );
+  return `{${items.join(",")}}`;
+}
+
+/**
  * Completes actions in one statement, which PostgreSQL runs as one transaction: for each
  * completion it checks that the account is active (holding it so until commit, against a
  * concurrent deletion) and that the action is active, claims the idempotency key, logs the
@@ -113,7 +130,8 @@ export async function insertCompletions(
   completions: readonly NewCompletion[],
   perSecond: number,
 ): Promise<Map<number, Inserted>> {
-  const column = <T>(of: (c: NewCompletion) => T) => completions.map(of);
+  const column = (of: (c: NewCompletion) => string | number | null) =>
+    arrayLiteral(completions.map(of));
   const rows = await db<(Inserted & { n: number })[]>`
     WITH input AS (
       SELECT * FROM unnest(
