@@ -1,6 +1,6 @@
 /** SQL of the actions catalogue, completions and their idempotency keys. */
 import { liveSession } from "../auth/queries.ts";
-import type { Db } from "../db/mod.ts";
+import { arrayLiteral, type Db } from "../db/mod.ts";
 import type { Window } from "../leaderboard/periods.ts";
 
 /** A row of `actions`. */
@@ -84,23 +84,6 @@ export interface NewCompletion {
   key: string | null;
   at: Date;
   windows: { day: Window; week: Window; month: Window };
-}
-
-/**
- * The text of a PostgreSQL array of `values` (each text quoted), for one text parameter that the
- * statement casts (`::int[]`). postgres.js sends a JavaScript array with its array serializers,
- * which a connection has only once the pool has fetched its types: on a connection opened
- * meanwhile, `[1]` went as "1" (malformed array literal).
- */
-function arrayLiteral(values: readonly (string | number | null)[]): string {
-  const items = values.map((value) =>
-    value === null
-      ? "NULL"
-      : typeof value === "number"
-      ? String(value)
-      : `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
-  );
-  return `{${items.join(",")}}`;
 }
 
 /**

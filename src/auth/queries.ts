@@ -3,7 +3,7 @@
  * handle first.
  */
 import type { Fragment, TransactionSql } from "postgres";
-import type { Db } from "../db/mod.ts";
+import { arrayLiteral, type Db } from "../db/mod.ts";
 
 /** An account as the API shows it. */
 export interface AccountRow {
@@ -237,7 +237,7 @@ export async function endSessions(
       SET revoked_at = NOW(),
           revoked_reason = CASE WHEN token_hash = ${signedOut}::text
                                 THEN 'signed-out' ELSE 'session-ended' END
-      WHERE session_id = ANY(${ids}::int[]) AND revoked_at IS NULL`;
+      WHERE session_id = ANY(${arrayLiteral(ids)}::int[]) AND revoked_at IS NULL`;
   }
   return ids;
 }

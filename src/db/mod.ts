@@ -17,6 +17,23 @@ export function connectDatabase(url: string, max: number, connectTimeout = 30): 
   });
 }
 
+/**
+ * The text of a PostgreSQL array of `values` (each text quoted), for one text parameter that the
+ * statement casts (`${arrayLiteral(ids)}::int[]`). Every array goes so: postgres.js sends a
+ * JavaScript array through array serializers that a connection has only once the pool has fetched
+ * its types, and a connection opened meanwhile sent `[1]` as "1" (malformed array literal).
+ */
+export function arrayLiteral(values: readonly (string | number | null)[]): string {
+  const items = values.map((value) =>
+    value === null
+      ? "NULL"
+      : typeof value === "number"
+      ? String(value)
+      : `"${value.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+  );
+  return `{${items.join(",")}}`;
+}
+
 /** Whether `error` is PostgreSQL's unique violation, and of which constraint. */
 export function uniqueViolation(error: unknown): string | null {
   if (error instanceof postgres.PostgresError && error.code === "23505") {

@@ -4,7 +4,7 @@
  * Equal totals are ordered by account id.
  */
 import type { Fragment, Sql } from "postgres";
-import type { Db } from "../db/mod.ts";
+import { arrayLiteral, type Db } from "../db/mod.ts";
 import type { Period, Window } from "./periods.ts";
 
 /** An account's place in a board, as PostgreSQL reads it. */
@@ -197,7 +197,7 @@ export async function rowsOf(
     WITH picked AS MATERIALIZED (
       SELECT b.account_id, a.username, b.total_points
       FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-      WHERE b.account_id = ANY(${ids}::int[]) AND a.deleted_at IS NULL
+      WHERE b.account_id = ANY(${arrayLiteral(ids)}::int[]) AND a.deleted_at IS NULL
     ), totals AS (
       SELECT b.total_points, count(*) AS n
       FROM ${board(db, window)} b
@@ -248,7 +248,9 @@ export async function anyRanked(db: Db, window: Window): Promise<boolean> {
 /** Usernames of the active accounts among `ids`. */
 export async function usernames(db: Db, ids: number[]): Promise<Map<number, string>> {
   const rows = await db<{ id: number; username: string }[]>`
-    SELECT id, username FROM accounts WHERE id = ANY(${ids}::int[]) AND deleted_at IS NULL`;
+    SELECT id, username FROM accounts WHERE id = ANY(${
+    arrayLiteral(ids)
+  }::int[]) AND deleted_at IS NULL`;
   return new Map(rows.map((row) => [row.id, row.username]));
 }
 
@@ -265,7 +267,7 @@ export async function copyRows(db: Db, window: Window, ids: number[]): Promise<C
   return await db<CopyRow[]>`
     SELECT b.account_id, a.username, b.total_points, a.deleted_at IS NOT NULL AS deleted
     FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-    WHERE b.account_id = ANY(${ids}::int[])`;
+    WHERE b.account_id = ANY(${arrayLiteral(ids)}::int[])`;
 }
 
 /** Every row of the board, in batches, for rebuilding a copy without holding it all in memory. */
