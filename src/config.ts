@@ -57,7 +57,7 @@ const schema = z.object({
       .refine((value) => !value.includes("\0"), "must be a directory path"),
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
-  COMPLETION_STATEMENTS: int(1, 200).default(2),
+  COMPLETION_STATEMENTS: int(1, 200).default(1),
   REDIS_URL: optional(url(["redis:", "rediss:"])),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
