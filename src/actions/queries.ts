@@ -143,7 +143,8 @@ export async function insertCompletions(
            JOIN action ON action.account_id = i.account_id
       WHERE i.key IS NULL OR NOT EXISTS (
         SELECT 1 FROM completion_idempotency_keys k
-        WHERE k.account_id = i.account_id AND k.idempotency_key = i.key)
+        WHERE k.account_id = i.account_id AND k.idempotency_key = i.key
+        OFFSET 0) -- looked up by its key, never the whole table hashed (see liveSession)
       ORDER BY account.id
       ON CONFLICT (account_id) DO UPDATE
         SET window_start = CASE WHEN r.window_start > EXCLUDED.window_start - interval '1 second'

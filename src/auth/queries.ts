@@ -65,10 +65,13 @@ export function liveSession(
   accountId: number | Fragment,
   sessionId: number | null | Fragment,
 ) {
+  // OFFSET 0: over many rows, PostgreSQL would otherwise be free to read every live session into
+  // a hash (its estimate of a batch is a hundred rows) rather than look up each row's by its key.
   return db`
     SELECT 1 FROM sessions
     WHERE id = ${sessionId}::int AND account_id = ${accountId}
-      AND ended_at IS NULL AND expires_at > NOW()`;
+      AND ended_at IS NULL AND expires_at > NOW()
+    OFFSET 0`;
 }
 
 /** The password hash of an active account. */
