@@ -143,9 +143,10 @@ async function serviceStatement(
     if (text === at.toISOString()) return "now()";
     return `'${text.replaceAll("'", "''")}'`;
   };
+  // On one line, as pgbench reads a script: without SQL comments, which would end it.
   const statement = sent.query.replace(/\$(\d+)/g, (_, n) => literal(sent!.parameters[n - 1]));
   return `\\set aid ${firstId} + :client_id\n\\set sid ${firstSession} + :client_id\n` +
-    `${statement.replace(/\s+/g, " ").trim()};\n`;
+    `${statement.replace(/--[^\n]*/g, "").replace(/\s+/g, " ").trim()};\n`;
 }
 
 /**

@@ -97,7 +97,8 @@ export interface NewCompletion {
  * The account's completion in its current one-second window is counted first (an upsert, so
  * that racing completions of one account count one after the other, on every instance); past
  * `perSecond` (COMPLETIONS_PER_SECOND) nothing is written for it. A replay (its key is taken) is
- * not counted: a client retrying a lost answer keeps its budget. The key is claimed before
+ * not counted: a client retrying a lost answer keeps its budget (the key is looked up row by row,
+ * OFFSET 0 as in `liveSession`). The key is claimed before
  * anything is written (with the log row's id drawn ahead), so that a request racing another with
  * the same key waits for it and then writes nothing. Foreign keys are checked at the end of the
  * statement, once all rows exist.
@@ -144,7 +145,7 @@ export async function insertCompletions(
       WHERE i.key IS NULL OR NOT EXISTS (
         SELECT 1 FROM completion_idempotency_keys k
         WHERE k.account_id = i.account_id AND k.idempotency_key = i.key
-        OFFSET 0) -- looked up by its key, never the whole table hashed (see liveSession)
+        OFFSET 0)
       ORDER BY account.id
       ON CONFLICT (account_id) DO UPDATE
         SET window_start = CASE WHEN r.window_start > EXCLUDED.window_start - interval '1 second'
