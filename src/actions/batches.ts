@@ -1,9 +1,9 @@
 /**
  * Group commit for completions: requests that arrive while PostgreSQL is busy with earlier ones
- * wait, and go together in the next statement. Each statement and each commit costs PostgreSQL
- * (and this process) about as much as the rows it writes, so under load one statement for many
- * completions is what lets the service keep up with the database; without load a request is
- * sent at once, alone, as before.
+ * wait, and go together in the next statement. A statement and its commit cost PostgreSQL (and
+ * this process) much the same for one row as for a dozen, so under load one statement for many
+ * completions is what lets the service keep up with the database; without load a request is sent
+ * at once, alone, as before.
  *
  * A batch holds at most one item per key (an account): one account's completions count one after
  * the other, and the same account is never in two statements of this instance at once. When a

@@ -98,10 +98,9 @@ export interface NewCompletion {
  * that racing completions of one account count one after the other, on every instance); past
  * `perSecond` (COMPLETIONS_PER_SECOND) nothing is written for it. A replay (its key is taken) is
  * not counted: a client retrying a lost answer keeps its budget (the key is looked up row by row,
- * OFFSET 0 as in `liveSession`). The key is claimed before
- * anything is written (with the log row's id drawn ahead), so that a request racing another with
- * the same key waits for it and then writes nothing. Foreign keys are checked at the end of the
- * statement, once all rows exist.
+ * OFFSET 0 as in `liveSession`). The key is claimed before anything is written (with the log
+ * row's id drawn ahead), so that a request racing another with the same key waits for it and
+ * then writes nothing. Foreign keys are checked at the end of the statement, once all rows exist.
  *
  * The completions must be of distinct accounts (one upsert cannot change a row twice); rows are
  * locked in account order, as every batch locks them. Answers, by index into `completions`, what
@@ -114,18 +113,24 @@ export async function insertCompletions(
   completions: readonly NewCompletion[],
   perSecond: number,
 ): Promise<Map<number, Inserted>> {
+  // One array per column, a row per completion.
   const column = (of: (c: NewCompletion) => string | number | null) =>
     arrayLiteral(completions.map(of));
+  const [accounts, sessions, slugs, keys] = [
+    column((c) => c.accountId),
+    column((c) => c.sessionId),
+    column((c) => c.slug),
+    column((c) => c.key),
+  ];
+  const ats = column((c) => c.at.toISOString());
+  const [days, weeks, months] = (["day", "week", "month"] as const).map((period) =>
+    column((c) => c.windows[period].startDate)
+  );
   const rows = await db<(Inserted & { n: number })[]>`
     WITH input AS (
       SELECT * FROM unnest(
-        ${column((c) => c.accountId)}::int[], ${column((c) => c.sessionId)}::int[],
-        ${column((c) => c.slug)}::text[], ${column((c) => c.key)}::text[],
-        ${column((c) => c.at.toISOString())}::timestamptz[], ${
-    column((c) => c.windows.day.startDate)
-  }::date[],
-        ${column((c) => c.windows.week.startDate)}::date[],
-        ${column((c) => c.windows.month.startDate)}::date[]
+        ${accounts}::int[], ${sessions}::int[], ${slugs}::text[], ${keys}::text[],
+        ${ats}::timestamptz[], ${days}::date[], ${weeks}::date[], ${months}::date[]
       ) WITH ORDINALITY AS i (account_id, session_id, slug, key, at, day, week, month, n)
     ), account AS (
       SELECT a.id, a.username FROM input i JOIN accounts a ON a.id = i.account_id
