@@ -247,10 +247,9 @@ export async function anyRanked(db: Db, window: Window): Promise<boolean> {
 
 /** Usernames of the active accounts among `ids`. */
 export async function usernames(db: Db, ids: number[]): Promise<Map<number, string>> {
+  const list = arrayLiteral(ids);
   const rows = await db<{ id: number; username: string }[]>`
-    SELECT id, username FROM accounts WHERE id = ANY(${
-    arrayLiteral(ids)
-  }::int[]) AND deleted_at IS NULL`;
+    SELECT id, username FROM accounts WHERE id = ANY(${list}::int[]) AND deleted_at IS NULL`;
   return new Map(rows.map((row) => [row.id, row.username]));
 }
 

@@ -3,8 +3,9 @@
  * `http_request_duration_seconds` (route, method), counted in plain numbers and put into
  * prom-client's shape only when scraped. prom-client's own Counter and Histogram check and hash
  * the labels and turn the bucket's bound into a property name on every observation, which cost a
- * cached read about a tenth of its rate (`deno task bench:headers`); this costs two map lookups
- * and a few additions. The registry sees two metrics like any other.
+ * cached read about a tenth of its rate (bench:headers' server of the service's work, its access
+ * log left out, with and without them: 0.66 and 0.77 × bare Hono); this costs two map lookups and
+ * a few additions. The registry sees two metrics like any other.
  */
 import type client from "prom-client";
 
