@@ -171,6 +171,8 @@ export async function openRuntime(
     clock,
     perSecond: config.completionsPerSecond,
     concurrency: config.completionStatements,
+    // Half the requests' deadline: those waiting behind a stuck statement still have time.
+    stallMs: config.requestTimeoutMs / 2,
     onLimited: () => metrics.rateLimited.inc({ kind: "completions" }),
     onBatch: (size) => metrics.completionBatches.observe(size),
   });

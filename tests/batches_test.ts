@@ -17,6 +17,7 @@ function held(options: Partial<BatchOptions<Item, string>> = {}) {
   const batcher = createBatcher<Item, string>({
     concurrency: 1,
     maxSize: 64,
+    stallMs: 60_000,
     key: (item) => item.key,
     send: (items) =>
       new Promise((resolve, reject) => {
@@ -89,6 +90,7 @@ Deno.test("[batches] a row's error: each item is sent again alone, and only that
   const batcher = createBatcher<Item, string>({
     concurrency: 1,
     maxSize: 64,
+    stallMs: 60_000,
     key: (item) => item.key,
     send: async (items) => {
       batches.push(items.map((i) => i.name));
@@ -146,4 +148,22 @@ Deno.test("[batches] what still waits at its deadline is refused, not sent; what
   sent[1].release();
   assert.deepEqual(await Promise.all([patient, fresh]), ["z!", "x2!"]);
   assert.equal(batcher.waiting, 0);
+});
+
+Deno.test("[batches] a batch in flight past stallMs no longer holds its place", async () => {
+  const { batcher, sent } = held({ stallMs: 20 });
+  const stuck = batcher.submit({ key: 0, name: "stuck" });
+  const waiting = batcher.submit({ key: 1, name: "waiting" });
+  assert.deepEqual(sent.map((s) => s.names), [["stuck"]]);
+  await new Promise((resolve) => setTimeout(resolve, 60)); // "stuck" stalls: "waiting" goes
+  assert.deepEqual(sent.map((s) => s.names), [["stuck"], ["waiting"]]);
+  const again = batcher.submit({ key: 0, name: "stuck again" }); // its key is still in flight
+  const other = batcher.submit({ key: 2, name: "other" });
+  assert.deepEqual(sent.map((s) => s.names), [["stuck"], ["waiting"], ["other"]]);
+  for (const s of sent) s.release();
+  assert.deepEqual(await Promise.all([waiting, other]), ["waiting!", "other!"]);
+  assert.equal(await stuck, "stuck!");
+  await tick();
+  sent.at(-1)!.release();
+  assert.equal(await again, "stuck again!");
 });

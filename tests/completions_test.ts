@@ -461,36 +461,31 @@ Deno.test("[completions] completions that wait for a statement go together, and 
 });
 
 Deno.test("[completions] completions still waiting for a statement at their deadline are answered 503 and never made", async () => {
-  const t = await openTestApp({ COMPLETION_STATEMENTS: "1", REQUEST_TIMEOUT_MS: "300" });
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "100", REQUEST_TIMEOUT_MS: "300" });
   const lock = await t.db.sql.reserve();
   try {
     const { slug } = await createAction(t, 2);
-    const opener = await register(t);
-    const waiting = await Promise.all(Array.from({ length: 5 }, () => register(t)));
-    const { answer: opening } = await heldInFlight(
-      t,
-      lock,
-      opener.accessToken,
-      opener.account.id,
-      slug,
+    const s = await register(t);
+    // The account's statement in flight is stuck: its next completions wait for it (one account
+    // is never in two statements at once) until their deadline.
+    const { answer: opening } = await heldInFlight(t, lock, s.accessToken, s.account.id, slug);
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => complete(t, s.accessToken, slug)),
     );
-    const answers = await Promise.all(waiting.map((s) => complete(t, s.accessToken, slug)));
     for (const res of answers) {
       assert.equal(res.status, 503);
       assert.equal(res.headers.get("retry-after"), "2");
       await res.body?.cancel();
     }
     assert.equal((await opening).status, 503, "the statement in flight outlived its deadline too");
+    assert.equal(t.rt.completions.waiting, 5);
     await lock`COMMIT`;
-    // The statement in flight ends (and writes: its client was told it may have); the rest wait
-    // no more, and are refused rather than sent.
-    // A completion made now goes after whatever was sent before it, on the one statement at once.
-    const again = await complete(t, waiting[0].accessToken, slug);
+    // The statement in flight ends (and writes: its client was told it may have); the rest are
+    // refused rather than sent. A completion made now goes after them.
+    const again = await complete(t, s.accessToken, slug);
     assert.equal(again.status, 201);
-    await again.body?.cancel();
-    assert.equal((await ledger(t, opener.account.id)).rows, 1);
-    assert.equal((await ledger(t, waiting[0].account.id)).rows, 1, "only the one made after");
-    for (const s of waiting.slice(1)) assert.equal((await ledger(t, s.account.id)).rows, 0);
+    assert.equal((await again.json()).totalPoints, 4, "the stuck one's and this one's");
+    assert.equal((await ledger(t, s.account.id)).rows, 2);
     assert.equal(t.rt.completions.waiting, 0);
   } finally {
     lock.release();
@@ -525,6 +520,31 @@ Deno.test("[completions] the statement for many does not need postgres.js' array
     assert.equal(row.idempotency_key, key);
   } finally {
     await bare.end();
+    await t.close();
+  }
+});
+
+Deno.test("[completions] a statement stuck on a lock holds up its account's completions, not everyone's", async () => {
+  const t = await openTestApp({ COMPLETION_STATEMENTS: "1", REQUEST_TIMEOUT_MS: "300" });
+  const lock = await t.db.sql.reserve();
+  try {
+    const { slug } = await createAction(t, 2);
+    const [stuck, other] = await Promise.all([register(t), register(t)]);
+    const { answer } = await heldInFlight(
+      t,
+      lock,
+      stuck.accessToken,
+      stuck.account.id,
+      slug,
+    );
+    assert.equal((await answer).status, 503, "its request had its deadline");
+    // The one statement allowed is still in flight, stuck: past the deadline it holds no place.
+    const res = await complete(t, other.accessToken, slug);
+    assert.equal(res.status, 201);
+    await res.body?.cancel();
+    await lock`COMMIT`;
+  } finally {
+    lock.release();
     await t.close();
   }
 });

@@ -13,12 +13,18 @@
  * An item still waiting at its deadline (`submit`'s `until`: its request's, when the client is
  * answered 503) is not sent: work a client was told may not have been done is better not done
  * minutes later, when a stalled database comes back.
+ *
+ * A batch in flight for longer than `stallMs` no longer holds its place: one statement stuck on a
+ * lock (a session left open in psql on an account's row, say) stops that account's completions,
+ * not the instance's.
  */
 
 /** How a batcher sends its items. */
 export interface BatchOptions<T, R> {
-  /** Batches in flight at once. */
+  /** Batches in flight at once (not counting those in flight for longer than `stallMs`). */
   concurrency: number;
+  /** How long a batch may be in flight before it no longer counts against `concurrency`. */
+  stallMs: number;
   /** The most items in one batch. */
   maxSize: number;
   /** Items with one key never share a batch, nor are in flight together. */
@@ -53,7 +59,8 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
   const queues = new Map<number, Waiting<T, R>[]>();
   /** Keys in flight. */
   const busy = new Set<number>();
-  let inFlight = 0;
+  /** When each batch in flight was sent, and the timer that makes room when it stalls. */
+  const flights = new Set<{ sent: number; stall: ReturnType<typeof setTimeout> }>();
   let waiting = 0;
 
   async function sendAlone(w: Waiting<T, R>): Promise<void> {
@@ -80,9 +87,17 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
     }
   }
 
+  /** Batches in flight that still hold their place. */
+  function running(): number {
+    const stalled = performance.now() - options.stallMs;
+    let count = 0;
+    for (const { sent } of flights) if (sent > stalled) count++;
+    return count;
+  }
+
   /** Sends what waits, while there is room: the next item of each key not in flight. */
   function pump(): void {
-    while (inFlight < options.concurrency && waiting > 0) {
+    while (waiting > 0 && running() < options.concurrency) {
       const batch: Waiting<T, R>[] = [];
       const keys: number[] = [];
       const now = performance.now();
@@ -102,9 +117,12 @@ export function createBatcher<T, R>(options: BatchOptions<T, R>) {
       }
       if (batch.length === 0) return; // what waits is of keys in flight: sent when they land
       waiting -= batch.length;
-      inFlight++;
+      const sent = { sent: performance.now(), stall: setTimeout(pump, options.stallMs) };
+      Deno.unrefTimer(sent.stall);
+      flights.add(sent);
       flight(batch).finally(() => {
-        inFlight--;
+        clearTimeout(sent.stall);
+        flights.delete(sent);
         for (const key of keys) busy.delete(key);
         pump();
       });

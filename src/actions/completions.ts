@@ -38,6 +38,8 @@ export interface CompletionsDeps {
   perSecond: number;
   /** Completion statements in flight at once: others wait and go together (src/actions/batches.ts). */
   concurrency: number;
+  /** A statement in flight longer than this (stuck on a lock, say) no longer holds its place. */
+  stallMs: number;
   /** A completion was refused with 429. */
   onLimited?(): void;
   /** A statement for `size` completions was sent. */
@@ -66,6 +68,7 @@ export function createCompletions(deps: CompletionsDeps) {
   const batches = createBatcher<q.NewCompletion, q.Inserted | undefined>({
     concurrency: deps.concurrency,
     maxSize: MAX_BATCH,
+    stallMs: deps.stallMs,
     key: (completion) => completion.accountId,
     async send(completions) {
       const inserted = await q.insertCompletions(sql, completions, perSecond);
