@@ -182,6 +182,13 @@ Deno.test("[actions] PATCH validates, needs a field, and 404s an unknown slug", 
       assert.equal(del.status, 404);
       await del.body?.cancel();
     }
+    // A slug that cannot exist is not found before its body is looked at.
+    const bad = await t.call("PATCH", "/admin/actions/Not_A_Slug", {
+      token: ADMIN_TOKEN,
+      body: { pointValue: 0 },
+    });
+    assert.equal(bad.status, 404);
+    await bad.body?.cancel();
     const [row] = await t.db.sql`SELECT point_value FROM actions WHERE slug = ${slug}`;
     assert.equal(row.point_value, 5);
   } finally {

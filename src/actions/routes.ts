@@ -36,15 +36,13 @@ function unknownAction(slug: string): Problem {
   return new Problem(404, { kind: "unknown-action", detail: `No action "${slug}".` });
 }
 
-/** The slug of the path; one that cannot exist is simply not found. */
-function slugParam(slug: string): string {
-  if (slug.length > 100 || !SLUG.test(slug)) throw unknownAction(slug);
-  return slug;
-}
-
-/** The path's slug must be one that can exist (else 404) before anything else is checked. */
+/**
+ * The path's slug must be one that can exist, before anything else of the request is checked: one
+ * that cannot is simply not found (404), whatever the body or headers.
+ */
 const possibleSlug = createMiddleware<AppEnv>(async function possibleSlug(c, next) {
-  slugParam(c.req.param("slug") ?? "");
+  const slug = c.req.param("slug") ?? "";
+  if (slug.length > 100 || !SLUG.test(slug)) throw unknownAction(slug);
   await next();
 });
 
@@ -65,7 +63,7 @@ export function actionRoutes(deps: { sql: Sql; tokens: AccessTokens; completions
           c.req.valid("param").slug,
           key,
           c.get("sessionId"),
-          c.get("deadlineAt") ?? Infinity,
+          c.get("deadlineAt"),
         );
         return c.json(result.body, result.status);
       },
@@ -107,8 +105,8 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
         });
       }
     })
-    .openapi(updateActionRoute, async (c) => {
-      const slug = slugParam(c.req.valid("param").slug);
+    .openapi({ ...updateActionRoute, middleware: [possibleSlug] }, async (c) => {
+      const { slug } = c.req.valid("param");
       const change = c.req.valid("json");
       const row = await q.updateAction(sql, slug, change);
       if (!row) throw unknownAction(slug);
@@ -119,8 +117,8 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
       });
       return c.json(toAction(row), 200);
     })
-    .openapi(retireActionRoute, async (c) => {
-      const slug = slugParam(c.req.valid("param").slug);
+    .openapi({ ...retireActionRoute, middleware: [possibleSlug] }, async (c) => {
+      const { slug } = c.req.valid("param");
       const row = await q.retireAction(sql, slug);
       if (!row) throw unknownAction(slug);
       audit("action.retired", { slug, retiredAt: row.retired_at!.toISOString() });
