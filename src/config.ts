@@ -91,7 +91,7 @@ const schema = z.object({
 
 type Env = z.infer<typeof schema>;
 
-/** The validated configuration. `jwtSecret` is null when none was given (see `src/runtime.ts`). */
+/** The validated configuration. `jwtSecret` is null when none was given (see `src/auth/secret.ts`). */
 export interface Config {
   readonly port: number;
   /**

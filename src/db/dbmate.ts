@@ -6,7 +6,10 @@
 import { resolveBinary } from "dbmate";
 import { lines } from "../lines.ts";
 
-/** Used by the command-line entry points when DATABASE_URL is unset (as in `src/config.ts`). */
+/**
+ * Used by the command-line entry points (`db:migrate`, `db:rollback`, `db:new`) when DATABASE_URL
+ * is unset: the machine's PostgreSQL. (The service itself runs an embedded one then.)
+ */
 export const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboard";
 
 /**

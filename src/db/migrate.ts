@@ -4,7 +4,9 @@
  * own). `deno task db:migrate` runs it from the command line.
  */
 import postgres, { type Sql } from "postgres";
+import { isConnectionError } from "./database.ts";
 import { dbmate, DEFAULT_DATABASE_URL } from "./dbmate.ts";
+import { connectDatabase } from "./mod.ts";
 
 /**
  * The session-level advisory lock held while dbmate runs. Advisory locks are per database, so
@@ -33,20 +35,7 @@ export class MigrationError extends Error {
   override name = "MigrationError";
 }
 
-function connect(url: string): Sql {
-  return postgres(url, {
-    max: 1,
-    onnotice: () => {},
-    connect_timeout: 10,
-    connection: { application_name: "scoreboard-migrate" },
-  });
-}
-
-/** Network errors and "the server is starting up": worth another try. */
-function transient(error: unknown): boolean {
-  if (error instanceof postgres.PostgresError) return error.code === "57P03";
-  return true;
-}
+const connect = (url: string): Sql => connectDatabase(url, 1, 10, "scoreboard-migrate");
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -61,7 +50,8 @@ async function ensureDatabase(url: string, deadline: number): Promise<void> {
       if (error instanceof postgres.PostgresError && error.code === "3D000") {
         return await createDatabase(url);
       }
-      if (!transient(error) || Date.now() >= deadline) throw error;
+      // Not reachable yet, or starting up: worth another try until the deadline.
+      if (!isConnectionError(error) || Date.now() >= deadline) throw error;
     } finally {
       await sql.end({ timeout: 5 });
     }

@@ -8,12 +8,17 @@ export type Db = Sql | TransactionSql;
  * Opens a plain postgres.js pool on `url` (TLS only when the URL asks for it with `sslmode`), for
  * tasks; the server's pool is `openDatabase`'s, which survives outages.
  */
-export function connectDatabase(url: string, max: number, connectTimeout = 30): Sql {
+export function connectDatabase(
+  url: string,
+  max: number,
+  connectTimeout = 30,
+  applicationName = "scoreboard",
+): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
     connect_timeout: connectTimeout,
-    connection: { application_name: "scoreboard" },
+    connection: { application_name: applicationName },
   });
 }
 

@@ -18,18 +18,18 @@ const START_WAIT_MS = 3000;
 /** How often the background migration tries again. */
 const RETRY_MS = 2000;
 
-function options(log: Logger, waitMs: number) {
+/** Migrates `databaseUrl`, with dbmate's output and the outcome in the log. */
+async function migrateLogged(databaseUrl: string, log: Logger, waitMs: number): Promise<void> {
   const dbLog = log.getChild("migrate");
-  return {
+  const { applied } = await migrate(databaseUrl, {
     waitMs,
-    onLine: (line: string, stream: "stdout" | "stderr") =>
+    onLine: (line, stream) =>
       stream === "stderr"
         ? dbLog.warn("dbmate: {line}", { line })
         : dbLog.info("dbmate: {line}", { line }),
     onWait: () => dbLog.info("another instance is applying migrations; waiting for it"),
-    done: (applied: string[]) =>
-      dbLog.info("schema up to date ({count} migrations applied now)", { count: applied.length }),
-  };
+  });
+  dbLog.info("schema up to date ({count} migrations applied now)", { count: applied.length });
 }
 
 /** Whether a migration failed only because PostgreSQL could not be reached. */
@@ -46,9 +46,8 @@ export async function migrateOrFail(
   log: Logger,
   how: { allowAbsent: boolean; fail(message: string): Promise<never> },
 ): Promise<boolean> {
-  const { done, ...rest } = options(log, START_WAIT_MS);
   try {
-    done((await migrate(databaseUrl, rest)).applied);
+    await migrateLogged(databaseUrl, log, START_WAIT_MS);
     return true;
   } catch (error) {
     if (how.allowAbsent && unreachable(error)) {
@@ -64,11 +63,10 @@ export async function migrateOrFail(
 
 /** Keeps trying to migrate until it succeeds, then marks the schema ready. */
 export function migrateInBackground(databaseUrl: string, log: Logger, schema: SchemaState): void {
-  const { done, ...rest } = options(log, RETRY_MS);
   (async () => {
     while (!schema.ready) {
       try {
-        done((await migrate(databaseUrl, rest)).applied);
+        await migrateLogged(databaseUrl, log, RETRY_MS);
         schema.ready = true;
       } catch (error) {
         if (!unreachable(error)) {

@@ -5,6 +5,7 @@
  * always written, whatever LOG_LEVEL says.
  */
 import {
+  compareLogLevel,
   configure,
   dispose,
   jsonLinesFormatter,
@@ -89,8 +90,6 @@ export interface AccessRecord {
 /** Writes one access-log line. */
 export type AccessLogWriter = (record: AccessRecord) => void;
 
-const LEVELS: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
-
 /**
  * Sends the service's logs to stdout from `level` up, and returns the access log's writer, or
  * null when `level` is above info (warning: no access log). The access log is the one log of
@@ -112,7 +111,7 @@ export async function configureLogging(level: LogLevel): Promise<AccessLogWriter
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stdout"] },
     ],
   });
-  if (LEVELS.indexOf(level) > LEVELS.indexOf("info")) return null;
+  if (compareLogLevel(level, "info") > 0) return null;
   return accessLogWriter(stdout);
 }
 

