@@ -38,7 +38,7 @@ const TAGS = [
 ];
 
 /** The OpenAPI document of `app`, whose routes are all mounted. */
-export function describe(app: OpenAPIHono<AppEnv>): Record<string, unknown> {
+function describe(app: OpenAPIHono<AppEnv>): Record<string, unknown> {
   const registry = app.openAPIRegistry;
   registry.registerComponent("securitySchemes", ACCESS_TOKEN, {
     type: "http",

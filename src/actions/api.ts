@@ -1,8 +1,8 @@
 /** What the catalogue, completion and operator routes take and answer: OpenAPI definitions. */
 import { createRoute } from "@hono/zod-openapi";
 import {
+  alwaysPossible,
   bodyRules,
-  internalError,
   invalid,
   json,
   jsonRequest,
@@ -11,7 +11,6 @@ import {
   problem,
   tooMany,
   unauthorizedResponse,
-  unavailable,
 } from "../http/openapi.ts";
 import {
   Action,
@@ -25,8 +24,6 @@ import {
   updateActionBody,
 } from "./schemas.ts";
 
-const always = { 500: internalError, 503: unavailable() } as const;
-
 const unknownAction = problem("No action with that slug.", ["unknown-action"]);
 
 /** GET /actions */
@@ -38,7 +35,7 @@ export const listActionsRoute = createRoute({
   description: "Sorted by slug. Public.",
   responses: {
     200: json(ActionList, "The actions that can be completed."),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -70,7 +67,7 @@ export const completeRoute = createRoute({
       ["idempotency-key-reused"],
     ),
     429: tooMany("Too many completions by this account."),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -87,7 +84,7 @@ export const myCompletionsRoute = createRoute({
     200: json(CompletionPage, "A page of completions."),
     400: invalid(),
     401: unauthorizedResponse(),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -107,7 +104,7 @@ export const adminListRoute = createRoute({
   responses: {
     200: json(ActionList, "Every action."),
     403: notAnOperator,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -134,7 +131,7 @@ export const createActionRoute = createRoute({
     403: notAnOperator,
     409: problem("The slug is taken (retired actions keep theirs).", ["slug-taken"]),
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -153,7 +150,7 @@ export const updateActionRoute = createRoute({
     403: notAnOperator,
     404: unknownAction,
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -171,6 +168,6 @@ export const retireActionRoute = createRoute({
     204: { description: "Retired." },
     403: notAnOperator,
     404: unknownAction,
-    ...always,
+    ...alwaysPossible,
   },
 });

@@ -47,7 +47,7 @@ export const completionsQuery = z.object({
 });
 
 /** The Idempotency-Key header (API.md: 1–200 characters). */
-export const idempotencyKey = z.string()
+const idempotencyKey = z.string()
   .min(1, "must not be empty")
   .max(200, "must be at most 200 characters");
 

@@ -1,8 +1,8 @@
 /** What the accounts-and-sessions routes take and answer: their OpenAPI route definitions. */
 import { createRoute } from "@hono/zod-openapi";
 import {
+  alwaysPossible,
   bodyRules,
-  internalError,
   invalid,
   json,
   jsonRequest,
@@ -10,7 +10,6 @@ import {
   problem,
   tooMany,
   unauthorizedResponse,
-  unavailable,
 } from "../http/openapi.ts";
 import {
   changePasswordBody,
@@ -25,10 +24,7 @@ import {
 
 const TAG = ["Accounts and sessions"];
 
-const done = (description: string) => ({ description });
-
 /** What every one of these routes may answer besides its own. */
-const always = { 500: internalError, 503: unavailable() } as const;
 
 /** POST /auth/register */
 export const registerRoute = createRoute({
@@ -47,7 +43,7 @@ export const registerRoute = createRoute({
       "email-taken",
     ]),
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -68,7 +64,7 @@ export const loginRoute = createRoute({
     401: problem("The email or password is not right.", ["invalid-credentials"]),
     429: tooMany("Too many failed sign-ins for this email or from this address."),
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -91,7 +87,7 @@ export const refreshRoute = createRoute({
       ["invalid-refresh-token"],
     ),
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -105,10 +101,10 @@ export const logoutRoute = createRoute({
     "already rotated). Idempotent: 204 for a live, spent or unknown token alike.",
   request: { body: jsonRequest(refreshBody) },
   responses: {
-    204: done("Signed out."),
+    204: { description: "Signed out." },
     400: invalid(),
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -122,7 +118,7 @@ export const meRoute = createRoute({
   responses: {
     200: json(Me, "The account, its all-time points and rank, and those of the current windows."),
     401: unauthorizedResponse(),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -136,9 +132,9 @@ export const deleteMeRoute = createRoute({
     "top 10 updates), its tokens stop working; its username and email stay taken.",
   security: needsAccessToken,
   responses: {
-    204: done("Deleted."),
+    204: { description: "Deleted." },
     401: unauthorizedResponse(),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -153,7 +149,7 @@ export const passwordRoute = createRoute({
   security: needsAccessToken,
   request: { body: jsonRequest(changePasswordBody) },
   responses: {
-    204: done("Changed."),
+    204: { description: "Changed." },
     400: invalid(),
     401: unauthorizedResponse(
       "The access token is refused, or the current password is wrong.",
@@ -161,7 +157,7 @@ export const passwordRoute = createRoute({
     ),
     429: tooMany("Too many failed sign-ins for this account's email or from this address."),
     ...bodyRules,
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -176,7 +172,7 @@ export const sessionsRoute = createRoute({
   responses: {
     200: json(SessionList, "The live sessions."),
     401: unauthorizedResponse(),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -191,11 +187,11 @@ export const endSessionRoute = createRoute({
   security: needsAccessToken,
   request: { params: sessionParams },
   responses: {
-    204: done("Ended."),
+    204: { description: "Ended." },
     400: invalid("The id is not a whole number from 1 to 2147483647."),
     401: unauthorizedResponse(),
     404: problem("No live session of the caller's with that id.", ["unknown-session"]),
-    ...always,
+    ...alwaysPossible,
   },
 });
 
@@ -208,8 +204,8 @@ export const endAllSessionsRoute = createRoute({
   description: "Ends every session of the caller's, its own included.",
   security: needsAccessToken,
   responses: {
-    204: done("Every session ended."),
+    204: { description: "Every session ended." },
     401: unauthorizedResponse(),
-    ...always,
+    ...alwaysPossible,
   },
 });

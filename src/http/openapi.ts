@@ -117,6 +117,9 @@ export const internalError = problem(
   "An error on the service's side; `detail` names the request id (also in `X-Request-Id`).",
 );
 
+/** What any route that reaches PostgreSQL may answer besides its own responses. */
+export const alwaysPossible = { 500: internalError, 503: unavailable() } as const;
+
 /** 413 and 415: the body rules of every route that takes a body. */
 export const bodyRules = {
   413: problem("The body is over 16 KiB.", ["body-too-large"]),

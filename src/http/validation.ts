@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 import { type FieldError, validationProblem } from "./problem.ts";
 
 /** zod issues as the `errors` member of a problem. */
-export function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+function fieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
   return issues.map((issue) => ({
     path: issue.path.map(String).join("."),
     message: issue.message,

@@ -4,7 +4,7 @@ import { intParam, intParamOr, MAX_ID } from "../http/validation.ts";
 import { type Clock, PERIODS } from "./periods.ts";
 
 /** `period`: one of all, day, week, month (default all). */
-export const period = z.enum(PERIODS, { error: `must be one of ${PERIODS.join(", ")}` })
+const period = z.enum(PERIODS, { error: `must be one of ${PERIODS.join(", ")}` })
   .default("all")
   .openapi({
     description: "`all` (the all-time ledger), or the current UTC `day`, ISO `week` (from " +

@@ -4,7 +4,7 @@
  * the query schema that validates the stream's request.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { internalError, invalid, problem } from "../http/openapi.ts";
+import { internalError, invalid, unavailable } from "../http/openapi.ts";
 import { streamQuery } from "../leaderboard/schemas.ts";
 
 const TAG = ["Leaderboard"];
@@ -36,17 +36,10 @@ const streamHeaders = {
 
 const refused = {
   400: invalid("`period` is not one of all, day, week, month."),
-  503: problem(
+  503: unavailable(
     "The instance holds as many streams as it allows (`SSE_MAX_CLIENTS`), is shutting down, or " +
       "could not read the board; try again (another instance).",
     ["too-many-streams", "shutting-down", "database-unavailable", "timed-out"],
-    {
-      "Retry-After": {
-        description: "Whole seconds to wait before trying again.",
-        required: true,
-        schema: { type: "integer" },
-      },
-    },
   ),
   500: internalError,
 };

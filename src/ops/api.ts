@@ -1,6 +1,6 @@
 /** What the operations routes answer: health, readiness, metrics and this description itself. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { internalError, json, problem } from "../http/openapi.ts";
+import { internalError, json, unavailable } from "../http/openapi.ts";
 
 const TAG = ["Operations"];
 
@@ -50,17 +50,10 @@ export const readyRoute = createRoute({
     "PostgreSQL), else 503: take the instance out of the load balancer, do not restart it.",
   responses: {
     200: json(Readiness, "Ready; the body says how Redis is."),
-    503: problem(
-      "PostgreSQL does not answer, or the migrations have not run yet.",
-      ["not-ready", "timed-out"],
-      {
-        "Retry-After": {
-          description: "Whole seconds to wait before trying again.",
-          required: true,
-          schema: { type: "integer" },
-        },
-      },
-    ),
+    503: unavailable("PostgreSQL does not answer, or the migrations have not run yet.", [
+      "not-ready",
+      "timed-out",
+    ]),
     500: internalError,
   },
 });
