@@ -88,6 +88,8 @@ interface Board {
   touch(force?: boolean): void;
   /** The snapshot to start a new stream with, read now if it may be out of date. */
   current(): Promise<Snapshot>;
+  /** The last snapshot read (what streams were last sent), without reading. */
+  latest(): Snapshot | undefined;
   tick(): void;
   stop(): void;
 }
@@ -248,6 +250,7 @@ export function createLiveHub(options: HubOptions): LiveHub {
         }
         return snapshot!;
       },
+      latest: () => snapshot,
       tick() {
         if (streams.size === 0) return;
         if (snapshot && !isCurrent(snapshot.window, clock.now())) board.touch(true);
@@ -300,15 +303,11 @@ export function createLiveHub(options: HubOptions): LiveHub {
           & ReadableStream<Uint8Array>
           & AttachableBody;
         body[ATTACH] = (socket) => {
-          const stream: Stream = {
-            get pending() {
-              return socket.pending;
-            },
-            write: (bytes) => socket.write(bytes),
-            end: () => socket.end(),
-          };
-          socket.onClose(() => drop(board, stream));
-          subscribe(board, stream, first);
+          // Attached once the response has started: meanwhile the hub may have begun to close
+          // (it would not end this stream), and the board may have been sent again.
+          if (closing) return socket.end();
+          socket.onClose(() => drop(board, socket));
+          subscribe(board, socket, board.latest() ?? first);
         };
         return body;
       }
