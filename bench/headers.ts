@@ -16,7 +16,7 @@
 import { newRequestId } from "../src/http/request_id.ts";
 import { createMetrics } from "../src/ops/metrics.ts";
 import { accessLogWriter, batchedStdoutSink } from "../src/ops/logging.ts";
-import { installed, wrk } from "./lib.ts";
+import { installed, untilLine, wrk } from "./lib.ts";
 
 /** What the service's cached answer of GET /leaderboard carries besides its body and type. */
 const SERVICE_HEADERS: [string, string][] = [
@@ -103,9 +103,7 @@ if (Deno.args[0] === "serve") {
       args: ["run", ...variant.args.map((arg) => arg === "PORT" ? String(port) : arg)],
       stdout: "piped",
     }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    while (!(await reader.read()).value?.includes("listening")) { /* wait */ }
-    reader.releaseLock();
+    await untilLine(child.stdout, "listening");
     const path = variant.label.startsWith("bench:reads") ? "/leaderboard" : "/";
     servers.push({ ...variant, child, url: `http://127.0.0.1:${port}${path}`, best: 0 });
   }

@@ -1,5 +1,22 @@
 /** What the benchmarks share: percentiles, wrk, process memory, and a line of the table. */
-export { lines } from "../src/lines.ts";
+import { lines } from "../src/lines.ts";
+export { lines };
+
+/**
+ * Waits until a child's output has a line with `text` in it (its "listening"), then reads the
+ * rest in the background, so that the child can go on writing. Throws if the output ends first.
+ */
+export async function untilLine(output: ReadableStream<Uint8Array>, text: string): Promise<void> {
+  const each = lines(output);
+  for (;;) {
+    const { value, done } = await each.next();
+    if (done) throw new Error(`the process ended before it printed "${text}"`);
+    if (value.includes(text)) break;
+  }
+  (async () => {
+    for await (const _ of each) { /* drained */ }
+  })();
+}
 
 /** The value below which a fraction `p` of the sorted values lies. */
 export function percentile(sorted: number[], p: number): number {
@@ -62,6 +79,11 @@ export interface Row {
   target: string;
   met: boolean | null;
   details: Record<string, unknown>;
+}
+
+/** A scenario's line of the table, for a benchmark run on its own. */
+export function rowLine(row: Row): string {
+  return `${row.scenario}: ${row.figure}; ${row.reference}; ${row.result} (${row.target})`;
 }
 
 /**

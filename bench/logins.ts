@@ -17,7 +17,7 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { installed, percentile, type Row } from "./lib.ts";
+import { installed, percentile, type Row, rowLine } from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 8);
@@ -114,7 +114,4 @@ export async function run(): Promise<Row> {
   }
 }
 
-if (import.meta.main) {
-  const row = await run();
-  console.log(`${row.scenario}: ${row.figure}; ${row.reference}; ${row.result} (${row.target})`);
-}
+if (import.meta.main) console.log(rowLine(await run()));

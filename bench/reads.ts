@@ -16,7 +16,15 @@ import {
   testEnv,
 } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { installed, profileFlags, type Row, wrk, type WrkResult } from "./lib.ts";
+import {
+  installed,
+  profileFlags,
+  type Row,
+  rowLine,
+  untilLine,
+  wrk,
+  type WrkResult,
+} from "./lib.ts";
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);
 
@@ -33,9 +41,7 @@ async function startBare(body: Uint8Array) {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  while (!(await reader.read()).value?.includes("listening")) { /* wait */ }
-  reader.releaseLock();
+  await untilLine(child.stdout, "listening");
   return {
     url: `http://127.0.0.1:${port}/leaderboard`,
     async stop() {
@@ -99,7 +105,4 @@ export async function run(): Promise<Row> {
   }
 }
 
-if (import.meta.main) {
-  const row = await run();
-  console.log(`${row.scenario}: ${row.figure}; ${row.reference}; ${row.result} (${row.target})`);
-}
+if (import.meta.main) console.log(rowLine(await run()));

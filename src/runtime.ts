@@ -3,7 +3,7 @@
  * closed in order. `createApp` takes it; tests open one on their own database and key prefix.
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
 import { type Completions, createCompletions } from "./actions/completions.ts";
 import { createLoginLimiter } from "./auth/login_limiter.ts";
@@ -22,7 +22,10 @@ import { createLiveHub, type LiveHub } from "./live/hub.ts";
 import { type Audit, auditLog } from "./ops/audit.ts";
 import type { AccessLogWriter } from "./ops/logging.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
-import { connectRedis, REDIS_STARTUP_WAIT_MS, waitForReady } from "./redis/connect.ts";
+import { connectRedis, waitForReady } from "./redis/connect.ts";
+
+/** How long `openRuntime` waits for Redis before it starts without it. */
+const REDIS_STARTUP_WAIT_MS = 3000;
 
 /** One instance's clients and services. */
 export interface Runtime {

@@ -39,7 +39,7 @@ export function redisKeys(prefix: string): RedisKeys {
     names: `${base}:names`,
     channel: `${prefix}scoreboard:refresh`,
     board(window) {
-      const set = window.start === null ? base : `${base}:${window.period}:${window.startDate}`;
+      const set = window.start === null ? base : `${base}:${window.id}`;
       return {
         set,
         marker: `${set}:built`,

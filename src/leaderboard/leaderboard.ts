@@ -125,6 +125,9 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
   const readPage = (window: Window, limit: number, offset: number) =>
     read(window, (c) => c.page(window, limit, offset), (t) => t.page(window, limit, offset));
 
+  /** Whether a page is answered from the cached top: within it, of a current board. */
+  const fromTop = (window: Window, limit: number, offset: number) =>
+    offset + limit <= TOP && isCurrent(window, clock.now());
   const top = createTopCache((window) => readPage(window, TOP, 0), () => feed.live);
   const unlisten = feed.listen(() => top.invalidate());
 
@@ -163,13 +166,13 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
       feed.announce();
     },
     stamp(window, limit, offset) {
-      if (offset + limit > TOP || !isCurrent(window, clock.now()) || !top.trusted) return undefined;
+      if (!fromTop(window, limit, offset) || !top.trusted) return undefined;
       return { version: top.version, current: () => isCurrent(window, clock.now()) };
     },
     // While the feed is not live, nobody is told of changes: no version holds.
     version: () => (top.trusted ? top.version : -1),
     async page(window, limit, offset) {
-      if (offset + limit <= TOP && isCurrent(window, clock.now())) {
+      if (fromTop(window, limit, offset)) {
         const page = await top.get(window);
         return { total: page.total, entries: page.entries.slice(offset, offset + limit) };
       }

@@ -5,9 +5,6 @@
 import type { Logger } from "@logtape/logtape";
 import { Redis } from "ioredis";
 
-/** How long `openRuntime` waits for Redis before it starts without it. */
-export const REDIS_STARTUP_WAIT_MS = 3000;
-
 /** Resolves once `redis` is ready, or after `ms` anyway. */
 export function waitForReady(redis: Redis, ms: number): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
