@@ -24,7 +24,10 @@ export interface Clock {
 /** The system clock. */
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** One window of a period; `start` and `end` (exclusive) are null for `all`. */
+/**
+ * One window of a period; `start` and `end` (exclusive) are null for `all`. Windows are kept and
+ * shared (`windowAt`): their dates are never to be changed by whoever holds them.
+ */
 export interface Window {
   readonly period: Period;
   readonly start: Date | null;

@@ -163,7 +163,8 @@ return lost(KEYS[1], KEYS[2]) and 1 or 0`,
   /**
    * KEYS set, marker; ARGV expireAt, ranked (the accounts the set was just brought up to date
    * with): marks the set complete → 1; or, when it holds fewer than that (lost while it was
-   * written: a flush, an eviction), leaves it lost for the next read or write to rebuild → 0.
+   * written: a flush, an eviction — or an account deleted meanwhile, which costs a rebuild more),
+   * leaves it lost for the next read or write to rebuild → 0.
    */
   sbMark: {
     numberOfKeys: 2,

@@ -48,7 +48,8 @@ export function truthReads(db: Db): BoardReads {
       if (!me) return null;
       const { before, after } = await q.neighbourRows(db, window, me, radius);
       const rows = [...before, me, ...after];
-      const above = before.length === 0
+      // Those above the first row shown: the account's own when that row ties with it.
+      const above = before.length === 0 || before[0].total_points === me.total_points
         ? me.above
         : await q.countAbove(db, window, before[0].total_points);
       return rankRows(toRows(rows), above, me.above + me.before - before.length);
