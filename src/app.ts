@@ -1,5 +1,5 @@
 /** createApp(deps): the HTTP application — shared middleware, each feature's routes, errors. */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
@@ -9,7 +9,7 @@ import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/ro
 import { isConnectionError } from "./db/database.ts";
 import { unstorableText } from "./db/mod.ts";
 import { deadline } from "./http/deadline.ts";
-import { responseCache } from "./http/response_cache.ts";
+import { responseCache, type Served } from "./http/response_cache.ts";
 import type { AppEnv } from "./http/env.ts";
 import { limitBodies, requireJsonBodies, unsupportedMediaType } from "./http/middleware.ts";
 import { openApiRouter } from "./http/openapi.ts";
@@ -18,7 +18,8 @@ import { Problem, validationProblem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
 import { serveDescription } from "./openapi.ts";
-import { accessLog, accessRecord } from "./ops/access_log.ts";
+import { accessRecord } from "./ops/access_log.ts";
+import { routeOf } from "./ops/metrics.ts";
 import { opsRoutes } from "./ops/routes.ts";
 import { schemaGate } from "./ops/schema_gate.ts";
 import type { Runtime } from "./runtime.ts";
@@ -33,22 +34,23 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   const hops = rt.config.trustedProxyHops;
   // Answers that vary with the Origin (CORS) are not kept.
   const corsOn = rt.config.corsOrigins.length > 0;
+  /** A request's metrics and access-log line, once its response has started. */
+  const served = (c: Context<AppEnv>, answer: Served) => {
+    const seconds = (performance.now() - answer.started) / 1000;
+    rt.metrics.observe(answer.route, c.req.method, answer.status, seconds);
+    rt.accessLog?.(accessRecord(c, hops, answer));
+  };
   app.use(responseCache({
     version: () => rt.leaderboard.version(),
     bypass: (origin) => corsOn && origin !== undefined,
-    served(c, answer) {
-      rt.metrics.observe(
-        answer.route,
-        "GET",
-        answer.status,
-        (performance.now() - answer.started) / 1000,
-      );
-      rt.accessLog?.(accessRecord(c, hops, answer));
-    },
+    served,
   }));
   app.use(requestId({ generator: newRequestId }));
-  if (rt.accessLog) app.use(accessLog(rt.accessLog, hops));
-  app.use(rt.metrics.middleware());
+  app.use(async function observed(c, next) {
+    const started = performance.now();
+    await next();
+    served(c, { route: routeOf(c), status: c.res.status, started, requestId: c.get("requestId") });
+  });
   // Of OWASP's REST list: nosniff, and the CSP (frame-ancestors 'none' included). No
   // X-Frame-Options (the CSP supersedes it; the page sends both), and no HSTS: browsers ignore it
   // over the plain HTTP this service speaks, and the TLS terminator in front knows the domain's

@@ -3,11 +3,10 @@
  * warning turns them off): method, route pattern, path, status, duration to the response's
  * headers, request id and client address. Never a body, a query string, a header or a token.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
-import type { AccessLogWriter, AccessRecord } from "./logging.ts";
-import { routeOf } from "./metrics.ts";
+import type { AccessRecord } from "./logging.ts";
 
 /** The access-log line of the request of `c`, answered by `route` with `status`. */
 export function accessRecord(
@@ -23,22 +22,5 @@ export function accessRecord(
     durationMs: Math.round((performance.now() - answer.started) * 100) / 100,
     requestId: answer.requestId,
     client: clientAddress(c, trustedProxyHops),
-  };
-}
-
-/** Writes every request to `write` once its response starts. */
-export function accessLog(
-  write: AccessLogWriter,
-  trustedProxyHops: number,
-): MiddlewareHandler<AppEnv> {
-  return async function logRequest(c, next) {
-    const started = performance.now();
-    await next();
-    write(accessRecord(c, trustedProxyHops, {
-      route: routeOf(c),
-      status: c.res.status,
-      started,
-      requestId: c.get("requestId"),
-    }));
   };
 }

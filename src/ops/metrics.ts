@@ -36,9 +36,7 @@ export interface Metrics {
   readonly bcryptJobs: client.Counter<"op">;
   readonly bcryptQueue: client.Gauge;
   readonly bcryptWait: client.Histogram<"op">;
-  /** Counts and times every request by route pattern and status. */
-  middleware(): MiddlewareHandler;
-  /** Counts and times one request (the middleware's work, for answers served before it). */
+  /** Counts and times one request by route pattern, method and status (see `createApp`). */
   observe(route: string, method: string, status: number, seconds: number): void;
   /** Stops the event-loop probe. */
   close(): void;
@@ -168,13 +166,6 @@ export function createMetrics(mode: string): Metrics {
       registers,
     }),
     observe,
-    middleware() {
-      return async function measure(c, next) {
-        const started = performance.now();
-        await next();
-        observe(routeOf(c), c.req.method, c.res.status, (performance.now() - started) / 1000);
-      };
-    },
   };
 }
 
