@@ -67,16 +67,15 @@ async function fail(message: string, properties: Record<string, unknown> = {}): 
 if (config.databaseUrl === null) {
   const { startEmbeddedPostgres } = await import("./src/db/embedded/mod.ts");
   const started = performance.now();
-  try {
-    embedded = await startEmbeddedPostgres(config.dataDir, log);
-  } catch (error) {
-    await fail("{message}", { message: (error as Error).message });
-  }
+  const pg = await startEmbeddedPostgres(config.dataDir, log).catch((error: Error) =>
+    fail("{message}", { message: error.message })
+  );
+  embedded = pg;
   startLog.info("embedded PostgreSQL at {dataDir} answers on 127.0.0.1:{port} after {ms} ms", {
-    dataDir: embedded!.dataDir,
-    port: embedded!.port,
+    dataDir: pg.dataDir,
+    port: pg.port,
     ms: Math.round(performance.now() - started),
-    initialised: embedded!.initialised,
+    initialised: pg.initialised,
   });
 }
 const databaseUrl = embedded?.url ?? config.databaseUrl!;
@@ -86,7 +85,7 @@ const databaseUrl = embedded?.url ?? config.databaseUrl!;
 // Redis holds: it migrates as soon as PostgreSQL answers, and is not ready until then.
 const migrated = await migrateOrFail(databaseUrl, log, {
   allowAbsent: embedded === null,
-  fail: (message) => fail(message),
+  fail,
 });
 rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated, accessLog });
 if (!migrated) migrateInBackground(databaseUrl, log, rt.schema);
