@@ -263,13 +263,15 @@ Deno.test({
       // The HEALTHCHECK, as written, against the running container.
       const health = only(steps, "HEALTHCHECK").exec!;
       const [hProgram, hArgs] = asImageUser(health[0], health.slice(1));
-      const probe = await new Deno.Command(hProgram, {
-        args: hArgs,
-        cwd: app,
-        clearEnv: true,
-        env: runEnv,
-        stdin: "null",
-      }).output();
+      const runProbe = () =>
+        new Deno.Command(hProgram, {
+          args: hArgs,
+          cwd: app,
+          clearEnv: true,
+          env: runEnv,
+          stdin: "null",
+        }).output();
+      const probe = await runProbe();
       assert.equal(probe.code, 0, new TextDecoder().decode(probe.stderr));
 
       // Migrations ran from the copy (its own dbmate binary); SIGTERM drains and exits 0.
@@ -282,13 +284,7 @@ Deno.test({
       assert.doesNotMatch(text, /Download|npm registry|error/i);
 
       // With the server gone, the same probe fails.
-      const down = await new Deno.Command(hProgram, {
-        args: hArgs,
-        cwd: app,
-        clearEnv: true,
-        env: runEnv,
-        stdin: "null",
-      }).output();
+      const down = await runProbe();
       assert.equal(down.code, 1);
     } finally {
       if (server) {
