@@ -1,7 +1,7 @@
 /** The instance's PostgreSQL pool (src/db/database.ts), against the machine's PostgreSQL. */
 import assert from "node:assert/strict";
-import postgres from "postgres";
-import { openDatabase } from "../src/db/database.ts";
+import postgres, { type Sql } from "postgres";
+import { isConnectionError, openDatabase } from "../src/db/database.ts";
 import { arrayLiteral } from "../src/db/mod.ts";
 import { usernames } from "../src/leaderboard/queries.ts";
 import { createTestDatabase } from "./helpers.ts";
@@ -28,6 +28,107 @@ Deno.test("[database] a saturated pool queues its queries (at most one waits beh
     assert.deepEqual(answers, Array.from({ length: 64 }, (_, i) => i));
   } finally {
     await database.close();
+    await db.drop();
+  }
+});
+
+/** A table for the transaction tests, and a count of its rows. */
+async function scratch(sql: Sql): Promise<() => Promise<number>> {
+  await sql`CREATE TABLE scratch (n int)`;
+  return async () => (await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM scratch`)[0].n;
+}
+
+for (const poolSize of [1, 2]) {
+  Deno.test(`[database] a pool of ${poolSize}: a transaction that begins while every connection is busy has its connection to itself, and everything after it is kept`, async () => {
+    const db = await createTestDatabase();
+    const database = openDatabase(db.url, { poolSize });
+    try {
+      const rows = await scratch(db.sql);
+      const sql = database.sql;
+      await Promise.all(Array.from({ length: poolSize }, () => sql`SELECT 1`));
+      // Every connection busy: BEGIN can only wait behind a running query (postgres.js 3.4.9
+      // sent it pipelined there without reserving the connection: UNSAFE_TRANSACTION, its session
+      // left inside the transaction, and what ran there next rolled back when it closed).
+      // (A query is sent when awaited; execute() sends it now.)
+      const busy = Array.from({ length: poolSize }, () => sql`SELECT pg_sleep(0.2)`.execute());
+      const transaction = sql.begin(async (tx) => {
+        await tx`INSERT INTO scratch VALUES (1)`;
+        await tx`INSERT INTO scratch VALUES (2)`;
+        return "committed";
+      });
+      const after = Array.from(
+        { length: 10 },
+        (_, i) => sql`INSERT INTO scratch VALUES (${i})`.execute(),
+      );
+      await Promise.all(busy);
+      assert.equal(await transaction, "committed");
+      await Promise.all(after);
+      // No session of the pool is left inside a transaction…
+      const [{ open }] = await db.sql<{ open: number }[]>`
+        SELECT count(*)::int AS open FROM pg_stat_activity
+        WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+      assert.equal(open, 0);
+      // …and once the pool has closed, every row it was answered for is there.
+      await database.close();
+      assert.equal(await rows(), 12);
+    } finally {
+      await database.close();
+      await db.drop();
+    }
+  });
+}
+
+Deno.test("[database] a session left inside a transaction that nothing holds fails its query and is destroyed, never reused", async () => {
+  const db = await createTestDatabase();
+  const database = openDatabase(db.url, { poolSize: 2 });
+  try {
+    const rows = await scratch(db.sql);
+    const sql = database.sql;
+    // A BEGIN outside sql.begin: the pool would hand this session out inside the transaction.
+    await assert.rejects(
+      sql`BEGIN`,
+      (error: Error & { code?: string }) => error.code === "UNSAFE_TRANSACTION",
+    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => sql`INSERT INTO scratch VALUES (${i})`));
+    await database.close();
+    assert.equal(await rows(), 20);
+  } finally {
+    await database.close();
+    await db.drop();
+  }
+});
+
+Deno.test("[database] a connection PostgreSQL closes under a transaction or a reservation fails what is sent on it, and the pool goes on", async () => {
+  const db = await createTestDatabase();
+  const sql = postgres(db.url, { max: 2, onnotice: () => {} });
+  try {
+    const rows = await scratch(db.sql);
+    const killer = (pid: number) => db.sql`SELECT pg_terminate_backend(${pid})`;
+
+    // A transaction: it fails, and its ROLLBACK on the dead connection does not bring the
+    // process down (postgres.js 3.4.9 wrote it to a null socket, from a timer: an uncaught
+    // TypeError).
+    await assert.rejects(
+      sql.begin(async (tx) => {
+        const [{ pid }] = await tx<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+        await tx`INSERT INTO scratch VALUES (1)`;
+        await killer(pid);
+        await tx`INSERT INTO scratch VALUES (2)`;
+      }),
+    );
+
+    // A reservation (the migrations' lock): what is sent after the server closed it fails.
+    const reserved = await sql.reserve();
+    const [{ pid }] = await reserved<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+    await killer(pid);
+    await assert.rejects(reserved`SELECT 1`, isConnectionError);
+    await assert.rejects(reserved`SELECT 2`, isConnectionError);
+    reserved.release();
+
+    await Promise.all(Array.from({ length: 6 }, (_, i) => sql`INSERT INTO scratch VALUES (${i})`));
+    assert.equal(await rows(), 6);
+  } finally {
+    await sql.end({ timeout: 5 });
     await db.drop();
   }
 });

@@ -63,10 +63,14 @@ Deno.test("[deploy] the Dockerfile: pinned Deno, a dependency layer, non-root, t
   const version = /^DENO_VERSION=(.+)$/m.exec(read(".ci/run"))![1];
   assert.match(only(steps, "FROM").content, new RegExp(`^denoland/deno:(debian-)?${version}$`));
 
-  // deno.json and deno.lock alone, then the frozen install: a layer that only they invalidate.
+  // deno.json, deno.lock and the linked packages alone, then the frozen install: a layer that
+  // only they invalidate.
   const copies = steps.filter((step) => step.keyword === "COPY");
   assert.deepEqual(copies[0].args, ["deno.json", "deno.lock", "./"]);
-  const next = steps[steps.indexOf(copies[0]) + 1];
+  const links: string[] = JSON.parse(read("deno.json")).links ?? [];
+  assert.deepEqual(links, ["./vendor/postgres"]);
+  assert.deepEqual(copies[1].args, ["vendor/", "./vendor/"]);
+  const next = steps[steps.indexOf(copies[1]) + 1];
   assert.equal(next.keyword, "RUN");
   assert.match(next.content, /^deno install --frozen\b/);
 
@@ -75,16 +79,23 @@ Deno.test("[deploy] the Dockerfile: pinned Deno, a dependency layer, non-root, t
   assert.deepEqual(only(steps, "VOLUME").args, ["/app/data"]);
   assert.equal(only(steps, "WORKDIR").content, "/app");
 
-  // Exec form, so that SIGTERM reaches Deno; the start task's flags, plus --cached-only.
+  // Exec form, so that SIGTERM reaches Deno; the start task's flags, plus --cached-only and the
+  // build's node_modules as it is.
   assert.deepEqual(only(steps, "CMD").exec, [
     "run",
     "--cached-only",
+    "--node-modules-dir=manual",
     ...startTaskFlags(),
     "main.ts",
   ]);
   const health = only(steps, "HEALTHCHECK").exec;
   assert.ok(health, "HEALTHCHECK CMD in exec form");
-  assert.deepEqual(health.slice(0, 3), ["deno", "run", "--cached-only"]);
+  assert.deepEqual(health.slice(0, 4), [
+    "deno",
+    "run",
+    "--cached-only",
+    "--node-modules-dir=manual",
+  ]);
   assert.ok(
     !health.some((arg) => /^(-A|--allow-all|--allow-net|--allow-env|--allow-read)$/.test(arg)),
   );
@@ -93,7 +104,16 @@ Deno.test("[deploy] the Dockerfile: pinned Deno, a dependency layer, non-root, t
   for (const path of ["node_modules/x", ".env", ".env.production", "data/pg", ".git/HEAD"]) {
     assert.ok(ignored.ignores(path), `.dockerignore leaves out ${path}`);
   }
-  for (const path of ["main.ts", "src/app.ts", "migrations/x.sql", "deno.json", "deno.lock"]) {
+  for (
+    const path of [
+      "main.ts",
+      "src/app.ts",
+      "migrations/x.sql",
+      "deno.json",
+      "deno.lock",
+      "vendor/postgres/src/connection.js",
+    ]
+  ) {
     assert.ok(!ignored.ignores(path), `.dockerignore keeps ${path}`);
   }
 });
@@ -117,11 +137,17 @@ async function contextFiles(): Promise<string[]> {
     });
 }
 
-/** COPY <sources…> <dest> from the context into `dir` (the image's WORKDIR). */
+/**
+ * COPY <sources…> <dest> from the context into `dir` (the image's WORKDIR): files to WORKDIR, or
+ * one directory to the same path under it (`COPY vendor/ ./vendor/`).
+ */
 async function copy(step: Step, files: string[], dir: string): Promise<void> {
-  const sources = step.args.slice(0, -1);
+  const sources = step.args.slice(0, -1).map((source) => source.replace(/\/$/, ""));
   const dest = step.args.at(-1)!;
-  assert.ok(dest === "." || dest === "./", `COPY to ${dest}: this test copies to WORKDIR only`);
+  assert.ok(
+    dest === "." || dest === "./" || (sources.length === 1 && dest === `./${sources[0]}/`),
+    `COPY to ${dest}: this test copies to WORKDIR, or a directory to its own path there`,
+  );
   const picked = files.filter((file) =>
     sources.some((source) => source === "." || file === source || file.startsWith(`${source}/`))
   );
@@ -196,6 +222,11 @@ Deno.test({
         }
       }
       assert.ok(ran.length >= 2, `the deno RUN commands: ${ran.join(" | ")}`);
+      // The PostgreSQL client is vendor/'s patched postgres.js, not the registry's.
+      const client = await Deno.readTextFile(
+        `${app}/node_modules/.deno/postgres@3.4.9/node_modules/postgres/src/connection.js`,
+      );
+      assert.match(client, /\[scoreboard patch\]/);
       await new Deno.Command("chmod", { args: ["-R", "a+rX", tmp] }).output();
 
       // The container: the image's entrypoint execs `deno` with CMD, which starts with a deno

@@ -71,6 +71,15 @@ export function isConnectionError(error: unknown): boolean {
   return typeof code === "string" && (CONNECTION_CODES.has(code) || code.startsWith("08"));
 }
 
+/**
+ * Whether `error` is the PostgreSQL client finding a session inside a transaction that nothing
+ * held (vendor/postgres's patch destroys that connection, which rolls the transaction back). It
+ * should never happen: every transaction of the service holds its connection (`sql.begin`).
+ */
+export function isUnsafeTransaction(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "UNSAFE_TRANSACTION";
+}
+
 /** postgres.js reads `max_pipeline` (src/index.js) but leaves it out of its types. */
 type PoolOptions = postgres.Options<Record<string, never>> & { max_pipeline: number };
 
@@ -88,7 +97,10 @@ function connect(url: string, options: DatabaseOptions): Sql {
     // connection scans them: deep pipelining keeps the busy list from ever emptying under a
     // saturated pool, so each query left a hole that the next ones scan — 42k → 10k SELECTs/s
     // within 20 s (64 clients, 10 connections); with 1, 62k/s, steady over a minute. It also
-    // bounds what a quick query waits for behind a slow one. (0 breaks its transactions.)
+    // bounds what a quick query waits for behind a slow one. A transaction's BEGIN queued
+    // behind a running query still reserves its connection: that is vendor/postgres's patch
+    // (postgres.js 3.4.9 did not, and acknowledged writes were rolled back). 0 would pipeline
+    // nothing, and postgres.js then never reserves a transaction's connection.
     max_pipeline: 1,
   };
   return postgres(url, pool);
