@@ -6,7 +6,7 @@ import { requestId } from "hono/request-id";
 import { actionRoutes, adminActionRoutes, myCompletionRoutes } from "./actions/routes.ts";
 import { requireOperator } from "./auth/operator.ts";
 import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/routes.ts";
-import { isConnectionError } from "./db/database.ts";
+import { isConnectionError, isUnsafeTransaction } from "./db/database.ts";
 import { unstorableText } from "./db/mod.ts";
 import { deadline } from "./http/deadline.ts";
 import { responseCache, type Served } from "./http/response_cache.ts";
@@ -139,14 +139,26 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
     // Only the error's name, message and stack: driver errors also carry the query's
     // parameters, which may be a password hash or a token hash.
     const { name, message, stack } = error;
-    rt.log.error("unhandled error in {method} {path} (request {requestId}): {name}: {message}", {
-      method: c.req.method,
-      path: c.req.path,
-      requestId: id,
-      name,
-      message,
-      stack,
-    });
+    const details = { method: c.req.method, path: c.req.path, requestId: id, name, message, stack };
+    if (isUnsafeTransaction(error)) {
+      // A bug, never the client's: what the request ran was rolled back with its connection.
+      rt.metrics.unsafeTransactions.inc();
+      rt.log.error(
+        "a PostgreSQL session of {method} {path} (request {requestId}) was inside a transaction " +
+          "nothing held; its connection was destroyed: {message}",
+        details,
+      );
+      return new Problem(503, {
+        kind: "database-unavailable",
+        detail: `The database connection was in an unexpected state and was dropped; nothing ` +
+          `was changed. Try again shortly (request id ${id}).`,
+        headers: { "retry-after": "1" },
+      }).render(c);
+    }
+    rt.log.error(
+      "unhandled error in {method} {path} (request {requestId}): {name}: {message}",
+      details,
+    );
     return new Problem(500, {
       detail: `Something went wrong on our side. Quote request id ${id} when you report it.`,
     }).render(c);

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { createApp } from "../src/app.ts";
 import { newUser, openTestApp, problem } from "./helpers.ts";
 
 Deno.test("[http] an unknown route is a 404 problem", async () => {
@@ -132,6 +134,48 @@ Deno.test("[http] an unexpected error is a generic 500 with the request id, neve
     assert.match(String(p.detail), new RegExp(id));
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("[http] a PostgreSQL session found inside a transaction nothing holds is a 503, an error line with the request id, and a metric", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { buffer: (record) => records.push(record) },
+    loggers: [
+      { category: ["scoreboard"], lowestLevel: "error", sinks: ["buffer"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: [] },
+    ],
+  });
+  const t = await openTestApp();
+  try {
+    // No route of the service opens a transaction by hand; this one, on the real pool, does.
+    const app = createApp(t.rt);
+    app.post("/test/raw-begin", async (c) => {
+      await t.rt.sql`BEGIN`;
+      return c.body(null, 201);
+    });
+    const res = await app.request("/test/raw-begin", { method: "POST" });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get("retry-after"), "1");
+    const p = await problem(res);
+    assert.equal(p.type, "urn:scoreboard:problem:database-unavailable");
+    const id = res.headers.get("x-request-id")!;
+    assert.match(String(p.detail), new RegExp(id));
+    assert.equal(records.length, 1);
+    assert.equal(records[0].level, "error");
+    assert.equal(records[0].properties.requestId, id);
+    assert.match(String(records[0].properties.message), /UNSAFE_TRANSACTION|transaction/);
+
+    const metrics = await (await t.call("GET", "/metrics")).text();
+    assert.match(metrics, /^scoreboard_postgres_unsafe_transactions_total 1$/m);
+    // The connection was destroyed, not pooled: no session is left inside a transaction.
+    const [{ open }] = await t.db.sql<{ open: number }[]>`
+      SELECT count(*)::int AS open FROM pg_stat_activity
+      WHERE datname = current_database() AND state LIKE 'idle in transaction%'`;
+    assert.equal(open, 0);
+  } finally {
+    await t.close();
+    await reset();
   }
 });
 

@@ -31,6 +31,7 @@ export interface Metrics {
   readonly queriesInFlight: client.Gauge;
   readonly queryDuration: client.Histogram<"outcome">;
   readonly completionBatches: client.Histogram;
+  readonly unsafeTransactions: client.Counter;
   // Limits and passwords
   readonly rateLimited: client.Counter<"kind">;
   readonly bcryptJobs: client.Counter<"op">;
@@ -139,6 +140,12 @@ export function createMetrics(mode: string): Metrics {
       help: "Completions per statement: those that arrive while COMPLETION_STATEMENTS are in " +
         "flight go together in the next one.",
       buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    }),
+    unsafeTransactions: new client.Counter({
+      name: `${PREFIX}postgres_unsafe_transactions_total`,
+      help: "Requests whose PostgreSQL session was inside a transaction that nothing held: the " +
+        "connection destroyed (its work rolled back), the request answered 503. Any is a bug.",
       registers,
     }),
     rateLimited: new client.Counter({
