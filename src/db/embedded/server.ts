@@ -34,10 +34,18 @@ export function localUrl(port: number, password: string, database: string): stri
 }
 
 /**
+ * FATALs that end a connection attempt of this service's own at a normal start: its probe while
+ * the server starts, and the migrations' check before they create the database.
+ */
+const EXPECTED_AT_START =
+  /^FATAL: {2}(the database system is starting up|database ".*" does not exist)$/;
+
+/**
  * PostgreSQL's severities, as this service's log levels: statement errors (ERROR) are the app's to
- * report, and routine messages (LOG) are details.
+ * report, and routine messages (LOG) are details, as are the FATALs of a normal start.
  */
 function levelOf(line: string): "debug" | "warn" | "error" {
+  if (EXPECTED_AT_START.test(line)) return "debug";
   if (/^(FATAL|PANIC):/.test(line)) return "error";
   if (/^WARNING:/.test(line)) return "warn";
   return "debug";
