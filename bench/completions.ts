@@ -5,6 +5,10 @@
  *   deno task bench:completions        (CLIENTS=32 SECONDS=10 DATABASE_POOL_SIZE=10, and
  *                                       COMPLETION_STATEMENTS for the server when set)
  *
+ * RULES gives the action rules, as POST /admin/actions takes them (a limit the load never
+ * reaches measures what checking one costs: RULES='{"limit":{"count":1000,"per":"day"}}'
+ * ACCOUNTS=256), and ACCOUNTS the accounts the load turns over (CLIENTS by default).
+ *
  * The database (BENCH_DATABASE):
  *   local      (default) a test database on the machine's PostgreSQL (tests/env.ts)
  *   embedded   the embedded PostgreSQL the service runs without DATABASE_URL, in a temporary
@@ -40,6 +44,8 @@ import {
 } from "./lib.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
+const ACCOUNTS = Number(Deno.env.get("ACCOUNTS") ?? CLIENTS);
+const RULES = JSON.parse(Deno.env.get("RULES") ?? "{}");
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const POOL = Deno.env.get("DATABASE_POOL_SIZE") ?? "10";
 const DATABASE = Deno.env.get("BENCH_DATABASE") ?? "local";
@@ -283,7 +289,8 @@ export async function run(): Promise<Row> {
     const { slug, sessions } = await benchAccounts(
       server.url,
       ADMIN_TOKEN,
-      CLIENTS,
+      Math.max(ACCOUNTS, CLIENTS),
+      RULES,
     );
     const tokens = sessions.map((s) => s.accessToken as string);
     const firstId = Math.min(...sessions.map((s) => s.account.id as number));
@@ -304,8 +311,8 @@ export async function run(): Promise<Row> {
     if (Deno.env.get("SHOW_STATEMENT")) console.log(ours);
 
     console.log(
-      `${CLIENTS} clients (${LOAD}), ${SECONDS} s each, server pool ${POOL}, ` +
-        `database ${DATABASE}, 2 cores shared`,
+      `${CLIENTS} clients (${LOAD}) over ${tokens.length} accounts, ${SECONDS} s each, server ` +
+        `pool ${POOL}, database ${DATABASE}, rules ${JSON.stringify(RULES)}, 2 cores shared`,
     );
     await service(server.url, tokens, slug, 2); // warm up
     // Where each completion's CPU goes, by process: the load is CPU-bound on 2 shared cores, so the

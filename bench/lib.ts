@@ -150,12 +150,13 @@ export async function benchAccounts(
   baseUrl: string,
   adminToken: string,
   count: number,
+  rules: Record<string, unknown> = {},
 ): Promise<{ slug: string; sessions: { accessToken: string; account: { id: number } }[] }> {
   const slug = "bench-action";
   const admin = await fetch(`${baseUrl}/admin/actions`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
-    body: JSON.stringify({ slug, label: "Bench", pointValue: 1 }),
+    body: JSON.stringify({ slug, label: "Bench", pointValue: 1, ...rules }),
   });
   await admin.body?.cancel();
   if (admin.status !== 201) throw new Error(`create action: ${admin.status}`);
