@@ -46,7 +46,8 @@ export const needsOperatorToken = [{ [OPERATOR_TOKEN]: [] }];
 
 type Header = { description: string; required: boolean; schema: { type: "string" | "integer" } };
 
-const RETRY_AFTER: Header = {
+/** The Retry-After header of a response that always sends it. */
+export const RETRY_AFTER: Header = {
   description: "Whole seconds to wait before trying again.",
   required: true,
   schema: { type: "integer" },
@@ -60,6 +61,7 @@ export function problem(
   description: string,
   kinds: readonly string[] = [],
   headers: Record<string, Header> = {},
+  schema: z.ZodType = Problem,
 ) {
   const types = kinds.length === 0
     ? ["about:blank"]
@@ -67,7 +69,7 @@ export function problem(
   return {
     description: `${description} \`type\`: ${types.map((type) => `\`${type}\``).join(", ")}.`,
     ...(Object.keys(headers).length > 0 ? { headers } : {}),
-    content: { "application/problem+json": { schema: Problem } },
+    content: { "application/problem+json": { schema } },
     // Machine-readable: a client (and the contract test) can tell the kinds apart.
     "x-problem-types": types,
   };

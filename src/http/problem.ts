@@ -17,6 +17,8 @@ export interface ProblemOptions {
   detail?: string;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  /** Members of the problem's own beyond RFC 9457's (`retryAt`, say). */
+  members?: Record<string, unknown>;
 }
 
 /** An error that the client caused or must know of. Throw it; `app.onError` renders it. */
@@ -28,6 +30,7 @@ export class Problem extends Error {
   readonly detail?: string;
   readonly errors?: FieldError[];
   readonly headers: Record<string, string>;
+  readonly members: Record<string, unknown>;
 
   constructor(status: number, options: ProblemOptions = {}) {
     super(options.detail ?? options.title ?? STATUS_TEXT[status] ?? `HTTP ${status}`);
@@ -37,6 +40,7 @@ export class Problem extends Error {
     this.detail = options.detail;
     this.errors = options.errors;
     this.headers = options.headers ?? {};
+    this.members = options.members ?? {};
   }
 
   /** The RFC 9457 body. */
@@ -47,6 +51,7 @@ export class Problem extends Error {
       status: this.status,
       ...(this.detail === undefined ? {} : { detail: this.detail }),
       ...(this.errors === undefined ? {} : { errors: this.errors }),
+      ...this.members,
     };
   }
 

@@ -16,8 +16,8 @@ export type AuditEvent =
   | "refresh-token.reused"
   | "login.locked";
 
-/** Records one audit event with its fields (ids, slugs, counts: nothing secret). */
-export type Audit = (event: AuditEvent, fields: Record<string, string | number | null>) => void;
+/** Records one audit event with its fields (ids, slugs, counts, rules: nothing secret). */
+export type Audit = (event: AuditEvent, fields: Record<string, unknown>) => void;
 
 /** Audit events as info lines of `log`'s `audit` child. */
 export function auditLog(log: Logger): Audit {
