@@ -3,7 +3,12 @@ import type { Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
-import { actionRoutes, adminActionRoutes, myCompletionRoutes } from "./actions/routes.ts";
+import {
+  actionRoutes,
+  adminActionRoutes,
+  myActionRoutes,
+  myCompletionRoutes,
+} from "./actions/routes.ts";
 import { requireOperator } from "./auth/operator.ts";
 import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/routes.ts";
 import { isConnectionError, isUnsafeTransaction } from "./db/database.ts";
@@ -92,6 +97,7 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   );
   app.route("/me/sessions", mySessionRoutes(rt));
   app.route("/me/completions", myCompletionRoutes(rt));
+  app.route("/me/actions", myActionRoutes(rt));
   app.route("/actions", actionRoutes(rt));
   app.route("/leaderboard/stream", streamRoutes({ hub: rt.hub, retryMs: rt.config.sseRetryMs }));
   app.route("/leaderboard", leaderboardRoutes(rt));

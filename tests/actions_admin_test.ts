@@ -61,13 +61,16 @@ Deno.test("[actions] an operator creates, changes and retires actions", async ()
     assert.equal(created.headers.get("location"), "/admin/actions/daily-login");
     const action = await created.json();
     assert.deepEqual(Object.keys(action).sort(), [
+      "cooldownSeconds",
       "createdAt",
       "label",
+      "limit",
       "pointValue",
       "retiredAt",
       "slug",
     ]);
     assert.equal(action.slug, "daily-login");
+    assert.deepEqual([action.limit, action.cooldownSeconds], [null, null]);
     assert.equal(action.label, "Daily login");
     assert.equal(action.pointValue, 10);
     assert.equal(action.retiredAt, null);

@@ -78,9 +78,17 @@ Deno.test("[openapi] the document says who may call what and what every refusal 
         }
         if (Number(status) >= 400 && method !== "head") {
           assert.deepEqual(Object.keys(response.content), ["application/problem+json"], where);
-          assert.equal(
-            response.content["application/problem+json"].schema.$ref,
-            "#/components/schemas/Problem",
+          // Problem, or a problem with members of its own (every member of Problem's kept).
+          const ref = response.content["application/problem+json"].schema.$ref;
+          const schema = doc.components.schemas[ref.replace("#/components/schemas/", "")];
+          const base = doc.components.schemas.Problem;
+          for (const name of Object.keys(base.properties)) {
+            assert.deepEqual(schema.properties[name], base.properties[name], `${where}: ${name}`);
+          }
+          assert.deepEqual(
+            base.required.filter((name: string) => !schema.required.includes(name)),
+            [],
+            where,
           );
         }
       }
@@ -323,6 +331,36 @@ Deno.test("[openapi] the main journeys answer exactly what the document says", a
         400,
       );
       await expect(await api.call("GET", "/me/completions"), 401);
+    });
+
+    await test.step("rules and where the caller stands", async () => {
+      const daily = { slug: "openapi-daily", label: "Daily", pointValue: 2 };
+      await expect(
+        await api.call("POST", "/admin/actions", {
+          ...admin,
+          body: { ...daily, limit: { count: 1, per: "day" }, cooldownSeconds: 60 },
+        }),
+        201,
+      );
+      await expect(
+        await api.call("POST", "/admin/actions", {
+          ...admin,
+          body: { ...daily, slug: "openapi-bad", limit: { count: 0, per: "year" } },
+        }),
+        400,
+      );
+      await expect(await complete(api, ada.accessToken, daily.slug), 201);
+      await expect(await complete(api, ada.accessToken, daily.slug), 409);
+      await expect(
+        await api.call("PATCH", `/admin/actions/${daily.slug}`, {
+          ...admin,
+          body: { limit: { count: 1, per: "ever" }, cooldownSeconds: null },
+        }),
+        200,
+      );
+      await expect(await complete(api, ada.accessToken, daily.slug), 409);
+      await expect(await api.call("GET", "/me/actions", { token: ada.accessToken }), 200);
+      await expect(await api.call("GET", "/me/actions"), 401);
     });
 
     await test.step("the boards", async () => {

@@ -9,17 +9,20 @@ import {
   needsAccessToken,
   needsOperatorToken,
   problem,
+  RETRY_AFTER,
   tooMany,
   unauthorizedResponse,
 } from "../http/openapi.ts";
 import {
   Action,
+  ActionLimitProblem,
   ActionList,
   completeHeaders,
   Completion,
   CompletionPage,
   completionsQuery,
   createActionBody,
+  MyActionList,
   slugParams,
   updateActionBody,
 } from "./schemas.ts";
@@ -60,13 +63,36 @@ export const completeRoute = createRoute({
     400: invalid("The `Idempotency-Key` is empty or over 200 characters."),
     401: unauthorizedResponse(),
     404: unknownAction,
-    409: problem("The total would pass 2147483647 points; nothing changed.", ["score-overflow"]),
+    409: problem(
+      "A rule of the action refuses it (`action-limit`: `retryAt` says from when it will be " +
+        "accepted, null for never, and `Retry-After` comes with it when not null), or the total " +
+        "would pass 2147483647 points (`score-overflow`). Nothing changed.",
+      ["action-limit", "score-overflow"],
+      { "Retry-After": { ...RETRY_AFTER, required: false } },
+      ActionLimitProblem,
+    ),
     410: problem("The action is retired.", ["action-retired"]),
     422: problem(
       "This `Idempotency-Key` was used by this account to complete another action.",
       ["idempotency-key-reused"],
     ),
     429: tooMany("Too many completions by this account."),
+    ...alwaysPossible,
+  },
+});
+
+/** GET /me/actions */
+export const myActionsRoute = createRoute({
+  method: "get",
+  path: "/",
+  tags: ["Actions"],
+  summary: "The active actions, with the caller's standing",
+  description: "Sorted by slug: each action with how many completions its limit still allows " +
+    "in the current window and from when the caller may complete it again.",
+  security: needsAccessToken,
+  responses: {
+    200: json(MyActionList, "The actions that can be completed, and the caller's standing."),
+    401: unauthorizedResponse(),
     ...alwaysPossible,
   },
 });
@@ -140,8 +166,9 @@ export const updateActionRoute = createRoute({
   method: "patch",
   path: "/{slug}",
   tags: ["Operator"],
-  summary: "Change an action's label or point value",
-  description: "Points already earned never change.",
+  summary: "Change an action's label, point value or rules",
+  description: "Points already earned never change. A rule applies from then on to every " +
+    "account, counting the completions already made in its current window.",
   security: needsOperatorToken,
   request: { params: slugParams, body: jsonRequest(updateActionBody) },
   responses: {

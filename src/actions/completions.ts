@@ -10,6 +10,7 @@ import type { Clock } from "../leaderboard/periods.ts";
 import { totalsOf } from "../leaderboard/queries.ts";
 import { createBatcher, TooLate } from "./batches.ts";
 import * as q from "./queries.ts";
+import { standing } from "./rules.ts";
 
 /** API.md's `Completion`. */
 export interface Completion {
@@ -58,6 +59,20 @@ export function toCompletionItem(row: q.CompletionRow): Completion["completion"]
 }
 
 const OVERFLOW = "22003";
+
+/** 409 for a completion an action's rule refuses: from when it will be accepted, if ever. */
+function actionLimit(slug: string, retryAt: Date | null, now: number): Problem {
+  return new Problem(409, {
+    kind: "action-limit",
+    detail: retryAt === null
+      ? `The action "${slug}" cannot be completed again by this account.`
+      : `The action "${slug}" can be completed again by this account from ${retryAt.toISOString()}.`,
+    members: { retryAt: retryAt?.toISOString() ?? null },
+    headers: retryAt === null
+      ? {}
+      : { "retry-after": String(Math.max(1, Math.ceil((retryAt.getTime() - now) / 1000))) },
+  });
+}
 
 /** The most completions sent in one statement. */
 const MAX_BATCH = 64;
@@ -156,6 +171,8 @@ export function createCompletions(deps: CompletionsDeps) {
             return await replay(accountId, slug, obstacle.original);
           case "account":
             throw unauthorized("The access token's account or session no longer exists.", true);
+          case "rule":
+            throw actionLimit(slug, obstacle.retryAt, now);
           case "missing":
             throw new Problem(404, { kind: "unknown-action", detail: `No action "${slug}".` });
           case "retired":
@@ -189,6 +206,19 @@ export function createCompletions(deps: CompletionsDeps) {
     /** Completions waiting for a statement (src/actions/batches.ts). */
     get waiting(): number {
       return batches.waiting;
+    },
+
+    /** Every active action, and where the account stands with its rules now. */
+    async standings(accountId: number) {
+      const now = deps.clock.now();
+      const rows = await q.myActions(sql, accountId, leaderboard.windows(now));
+      return rows.map((row) => ({
+        row,
+        standing: standing(q.rulesOf(row), {
+          completions: row.completions ?? 0,
+          lastAt: row.last_at,
+        }, now),
+      }));
     },
 
     async list(accountId: number, limit: number, before: number | null) {

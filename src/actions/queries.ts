@@ -2,6 +2,7 @@
 import { liveSession } from "../auth/queries.ts";
 import { arrayLiteral, type Db } from "../db/mod.ts";
 import type { Window } from "../leaderboard/periods.ts";
+import { type LimitPer, type Rules, standing } from "./rules.ts";
 
 /** A row of `actions`. */
 export interface ActionRow {
@@ -11,12 +12,28 @@ export interface ActionRow {
   point_value: number;
   created_at: Date;
   retired_at: Date | null;
+  limit_count: number | null;
+  limit_per: LimitPer | null;
+  cooldown_seconds: number | null;
+}
+
+/** The columns of an ActionRow. */
+const actionColumns = (db: Db) =>
+  db`id, slug, label, point_value, created_at, retired_at, limit_count, limit_per,
+     cooldown_seconds`;
+
+/** An action's rules, from its row. */
+export function rulesOf(row: ActionRow): Rules {
+  return {
+    limit: row.limit_count === null ? null : { count: row.limit_count, per: row.limit_per! },
+    cooldownSeconds: row.cooldown_seconds,
+  };
 }
 
 /** Active actions, by slug. */
 export async function listActions(db: Db, includeRetired: boolean): Promise<ActionRow[]> {
   return await db<ActionRow[]>`
-    SELECT id, slug, label, point_value, created_at, retired_at FROM actions
+    SELECT ${actionColumns(db)} FROM actions
     WHERE ${includeRetired} OR retired_at IS NULL
     ORDER BY slug`;
 }
@@ -24,27 +41,40 @@ export async function listActions(db: Db, includeRetired: boolean): Promise<Acti
 /** Adds an action; a taken slug surfaces as a unique violation. */
 export async function insertAction(
   db: Db,
-  action: { slug: string; label: string; pointValue: number },
+  action: { slug: string; label: string; pointValue: number } & Partial<Rules>,
 ): Promise<ActionRow> {
   const [row] = await db<ActionRow[]>`
-    INSERT INTO actions (slug, label, point_value)
-    VALUES (${action.slug}, ${action.label}, ${action.pointValue})
-    RETURNING id, slug, label, point_value, created_at, retired_at`;
+    INSERT INTO actions (slug, label, point_value, limit_count, limit_per, cooldown_seconds)
+    VALUES (${action.slug}, ${action.label}, ${action.pointValue},
+            ${action.limit?.count ?? null}, ${action.limit?.per ?? null},
+            ${action.cooldownSeconds ?? null})
+    RETURNING ${actionColumns(db)}`;
   return row;
 }
 
-/** Changes an action's label and/or point value; undefined when there is no such action. */
+/**
+ * Changes what `change` gives of an action (a rule given as null is cleared); undefined when there
+ * is no such action.
+ */
 export async function updateAction(
   db: Db,
   slug: string,
-  change: { label?: string; pointValue?: number },
+  change: { label?: string; pointValue?: number } & Partial<Rules>,
 ): Promise<ActionRow | undefined> {
   const [row] = await db<ActionRow[]>`
     UPDATE actions
     SET label = COALESCE(${change.label ?? null}::text, label),
-        point_value = COALESCE(${change.pointValue ?? null}::int, point_value)
+        point_value = COALESCE(${change.pointValue ?? null}::int, point_value),
+        limit_count = CASE WHEN ${change.limit !== undefined} THEN ${
+    change.limit?.count ?? null
+  }::int
+                      ELSE limit_count END,
+        limit_per = CASE WHEN ${change.limit !== undefined} THEN ${change.limit?.per ?? null}::text
+                    ELSE limit_per END,
+        cooldown_seconds = CASE WHEN ${change.cooldownSeconds !== undefined}
+                           THEN ${change.cooldownSeconds ?? null}::int ELSE cooldown_seconds END
     WHERE slug = ${slug}
-    RETURNING id, slug, label, point_value, created_at, retired_at`;
+    RETURNING ${actionColumns(db)}`;
   return row;
 }
 
@@ -53,8 +83,67 @@ export async function retireAction(db: Db, slug: string): Promise<ActionRow | un
   const [row] = await db<ActionRow[]>`
     UPDATE actions SET retired_at = COALESCE(retired_at, NOW())
     WHERE slug = ${slug}
-    RETURNING id, slug, label, point_value, created_at, retired_at`;
+    RETURNING ${actionColumns(db)}`;
   return row;
+}
+
+/** The windows (day, week, month) a completion or a reading falls in, as SQL dates. */
+interface WindowDates {
+  day: Fragment;
+  week: Fragment;
+  month: Fragment;
+}
+
+type Fragment = ReturnType<Db>;
+
+/**
+ * `LATERAL (…) AS bounds`: `bounds.since` and `bounds.until`, the window the limit of action `x`
+ * counts in, as timestamps (both null for a limit over `ever`, or none), from the dates on which
+ * its day, week and month start.
+ */
+function limitBounds(db: Db, dates: WindowDates): Fragment {
+  return db`LATERAL (
+      SELECT d::timestamp AT TIME ZONE 'UTC' AS since,
+             (CASE x.limit_per WHEN 'day' THEN d + 1 WHEN 'week' THEN d + 7
+              ELSE (d + interval '1 month')::date END)::timestamp AT TIME ZONE 'UTC' AS until
+      FROM (SELECT CASE x.limit_per WHEN 'day' THEN ${dates.day} WHEN 'week' THEN ${dates.week}
+                                    WHEN 'month' THEN ${dates.month} END AS d) AS w
+    ) AS bounds`;
+}
+
+/** The dates of the current windows of `windows`, as parameters. */
+function windowParams(db: Db, windows: NewCompletion["windows"]): WindowDates {
+  return {
+    day: db`${windows.day.startDate}::date`,
+    week: db`${windows.week.startDate}::date`,
+    month: db`${windows.month.startDate}::date`,
+  };
+}
+
+/** An active action with the account's use of it (null without rules). */
+export interface MyActionRow extends ActionRow {
+  completions: number | null;
+  last_at: Date | null;
+}
+
+/**
+ * Every active action, by slug, with the account's completions of it in its limit's current
+ * window and its latest completion — for actions with rules only: one query.
+ */
+export async function myActions(
+  db: Db,
+  accountId: number,
+  windows: NewCompletion["windows"],
+): Promise<MyActionRow[]> {
+  return await db<MyActionRow[]>`
+    SELECT ${actionColumns(db)}, s.completions, s.last_at
+    FROM actions x, ${limitBounds(db, windowParams(db, windows))}
+    LEFT JOIN LATERAL (
+      SELECT * FROM action_standing(${accountId}, x.id, bounds.since, bounds.until)
+      WHERE x.limit_count IS NOT NULL OR x.cooldown_seconds IS NOT NULL
+    ) AS s ON true
+    WHERE x.retired_at IS NULL
+    ORDER BY x.slug`;
 }
 
 /** A completion as stored, with its action's slug and current label. */
@@ -102,11 +191,18 @@ export interface NewCompletion {
  * row's id drawn ahead), so that a request racing another with the same key waits for it and
  * then writes nothing. Foreign keys are checked at the end of the statement, once all rows exist.
  *
+ * Then the action's rules (src/actions/rules.ts), for an action that has any: its limit in the
+ * current window and its cooldown, counted by `action_standing` — a function that reads with a
+ * snapshot of its own, called once the upsert above holds the account's row. Whoever held that
+ * row before has committed by then, and the count sees it: racing completions of one account are
+ * counted one after the other, exactly, on any number of instances. An attempt a rule refuses
+ * counts against the per-second limit and writes nothing else.
+ *
  * The completions must be of distinct accounts (one upsert cannot change a row twice); rows are
  * locked in account order, as every batch locks them. Answers, by index into `completions`, what
  * was written; a completion with no answer wrote nothing because its account, its session or its
- * action is not active, its limit is spent or its key is taken (`completionObstacle`). One
- * failing completion (a total past the integer's range) fails them all: callers retry alone.
+ * action is not active, a limit or rule refused it or its key is taken (`completionObstacle`).
+ * One failing completion (a total past the integer's range) fails them all: callers retry alone.
  */
 export async function insertCompletions(
   db: Db,
@@ -140,8 +236,10 @@ export async function insertCompletions(
       ORDER BY a.id
       FOR SHARE OF a
     ), action AS (
-      SELECT i.account_id, x.id, x.label, x.point_value
-      FROM input i JOIN actions x ON x.slug = i.slug AND x.retired_at IS NULL
+      SELECT i.account_id, x.id, x.label, x.point_value, x.limit_count, x.cooldown_seconds,
+             bounds.since, bounds.until
+      FROM input i JOIN actions x ON x.slug = i.slug AND x.retired_at IS NULL,
+           ${limitBounds(db, { day: db`i.day`, week: db`i.week`, month: db`i.month` })}
     ), counted AS (
       INSERT INTO completion_rate AS r (account_id, window_start, completions)
       SELECT account.id, i.at, 1
@@ -160,9 +258,20 @@ export async function insertCompletions(
         WHERE r.window_start <= EXCLUDED.window_start - interval '1 second'
            OR r.completions < ${perSecond}
       RETURNING account_id
+    ), allowed AS (
+      SELECT counted.account_id
+      FROM counted JOIN action ON action.account_id = counted.account_id
+           JOIN input i ON i.account_id = counted.account_id
+      WHERE CASE WHEN action.limit_count IS NULL AND action.cooldown_seconds IS NULL THEN true
+            ELSE (SELECT (action.limit_count IS NULL OR s.completions < action.limit_count)
+                         AND (action.cooldown_seconds IS NULL OR s.last_at IS NULL
+                              OR i.at >= s.last_at + action.cooldown_seconds * interval '1 second')
+                  FROM action_standing(counted.account_id, action.id, action.since, action.until)
+                       AS s)
+            END
     ), drawn AS (
       SELECT account_id, nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id
-      FROM counted
+      FROM allowed
     ), claimed AS (
       INSERT INTO completion_idempotency_keys (account_id, idempotency_key, action_log_id)
       SELECT drawn.account_id, i.key, drawn.id
@@ -220,33 +329,60 @@ export async function insertCompletions(
 /** Why `insertCompletions` wrote nothing, in the order the API answers them. */
 export type Obstacle =
   | { kind: "account" | "missing" | "retired" }
+  | { kind: "rule"; retryAt: Date | null }
   | { kind: "limited"; retryAfterMs: number }
   | { kind: "replay"; original: CompletionRow };
 
-/** Finds out why a completion wrote nothing; an ended session is as gone as a deleted account. */
+/**
+ * Finds out why a completion wrote nothing; an ended session is as gone as a deleted account. A
+ * rule that refuses it now is named before the per-second limit: its answer says when to come
+ * back, which the limit's second does not.
+ */
 export async function completionObstacle(
   db: Db,
-  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key" | "at">,
+  completion: Pick<NewCompletion, "accountId" | "sessionId" | "slug" | "key" | "at" | "windows">,
   perSecond: number,
 ): Promise<Obstacle> {
   const { accountId, sessionId, slug, key, at } = completion;
   const [row] = await db<
-    { active: boolean; retired: boolean | null; window_ends: Date | null; completions: number }[]
+    ({
+      active: boolean;
+      window_ends: Date | null;
+      rate: number;
+      completions: number | null;
+      last_at: Date | null;
+    } & Partial<ActionRow>)[]
   >`
     SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL)
              AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
              AS active,
-           (SELECT retired_at IS NOT NULL FROM actions WHERE slug = ${slug}) AS retired,
-           r.window_start + interval '1 second' AS window_ends, r.completions
+           r.window_start + interval '1 second' AS window_ends, r.completions AS rate,
+           x.*, s.completions, s.last_at
     FROM (SELECT 1) AS one
-    LEFT JOIN completion_rate r ON r.account_id = ${accountId}`;
+    LEFT JOIN completion_rate r ON r.account_id = ${accountId}
+    LEFT JOIN LATERAL (
+      SELECT ${actionColumns(db)}, bounds.since, bounds.until FROM actions x,
+             ${limitBounds(db, windowParams(db, completion.windows))}
+      WHERE x.slug = ${slug}
+    ) AS x ON true
+    LEFT JOIN LATERAL (
+      SELECT * FROM action_standing(${accountId}, x.id, x.since, x.until)
+      WHERE x.limit_count IS NOT NULL OR x.cooldown_seconds IS NOT NULL
+    ) AS s ON true`;
   if (!row.active) return { kind: "account" };
   const original = key === null ? undefined : await completionByKey(db, accountId, key);
   if (original) return { kind: "replay", original };
-  if (row.retired === null) return { kind: "missing" };
-  if (row.retired) return { kind: "retired" };
+  if (row.id === null) return { kind: "missing" };
+  if (row.retired_at !== null) return { kind: "retired" };
+  if (row.completions !== null) {
+    const where = standing(rulesOf(row as ActionRow), {
+      completions: row.completions,
+      lastAt: row.last_at,
+    }, at.getTime());
+    if (!where.open) return { kind: "rule", retryAt: where.availableAt };
+  }
   const retryAfterMs = (row.window_ends?.getTime() ?? 0) - at.getTime();
-  if (row.completions >= perSecond && retryAfterMs > 0) return { kind: "limited", retryAfterMs };
+  if (row.rate >= perSecond && retryAfterMs > 0) return { kind: "limited", retryAfterMs };
   // The window turned between the two statements: the client may simply try again.
   return { kind: "limited", retryAfterMs: 1 };
 }

@@ -13,6 +13,7 @@ import {
   completeRoute,
   createActionRoute,
   listActionsRoute,
+  myActionsRoute,
   myCompletionsRoute,
   retireActionRoute,
   updateActionRoute,
@@ -23,10 +24,13 @@ import { SLUG } from "./schemas.ts";
 
 /** API.md's `Action`. */
 export function toAction(row: q.ActionRow) {
+  const { limit, cooldownSeconds } = q.rulesOf(row);
   return {
     slug: row.slug,
     label: row.label,
     pointValue: row.point_value,
+    limit,
+    cooldownSeconds,
     createdAt: row.created_at.toISOString(),
     retiredAt: row.retired_at?.toISOString() ?? null,
   };
@@ -82,6 +86,22 @@ export function myCompletionRoutes(
     });
 }
 
+/** GET /me/actions. */
+export function myActionRoutes(deps: { sql: Sql; tokens: AccessTokens; completions: Completions }) {
+  const auth = requireAccount(deps.tokens, deps.sql);
+  return openApiRouter()
+    .openapi({ ...myActionsRoute, middleware: [auth] }, async (c) => {
+      const rows = await deps.completions.standings(c.get("accountId"));
+      return c.json({
+        actions: rows.map(({ row, standing }) => ({
+          ...toAction(row),
+          remaining: standing.remaining,
+          availableAt: standing.availableAt?.toISOString() ?? null,
+        })),
+      }, 200);
+    });
+}
+
 /** GET, POST /admin/actions; PATCH, DELETE /admin/actions/{slug} (behind `requireOperator`). */
 export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
   const { sql, audit } = deps;
@@ -94,7 +114,8 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
       const body = c.req.valid("json");
       try {
         const row = await q.insertAction(sql, body);
-        audit("action.created", { slug: row.slug, label: row.label, pointValue: row.point_value });
+        const { slug, ...created } = toAction(row);
+        audit("action.created", { slug, ...created });
         c.header("location", `/admin/actions/${row.slug}`);
         return c.json(toAction(row), 201);
       } catch (error) {
@@ -110,11 +131,7 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
       const change = c.req.valid("json");
       const row = await q.updateAction(sql, slug, change);
       if (!row) throw unknownAction(slug);
-      audit("action.changed", {
-        slug,
-        label: change.label ?? null,
-        pointValue: change.pointValue ?? null,
-      });
+      audit("action.changed", { slug, ...change });
       return c.json(toAction(row), 200);
     })
     .openapi({ ...retireActionRoute, middleware: [possibleSlug] }, async (c) => {

@@ -1,6 +1,8 @@
 /** Request and response shapes of the actions catalogue and of completions (API.md's rules). */
 import { z } from "@hono/zod-openapi";
+import { Problem } from "../http/openapi.ts";
 import { intParam, intParamOr, MAX_ID } from "../http/validation.ts";
+import { LIMIT_PERIODS } from "./rules.ts";
 
 /** Lower-case words (letters and digits) joined by single hyphens: `daily-login`. */
 export const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
@@ -20,23 +22,57 @@ const label = z.string().trim()
     example: "Daily login",
   });
 
-const pointValue = z.number({ error: "must be a number" })
-  .int("must be a whole number")
-  .min(1, "must be at least 1")
-  .max(1_000_000, "must be at most 1000000")
-  .openapi({ example: 10 });
+const whole = (min: number, max: number) =>
+  z.number({ error: "must be a number" })
+    .int("must be a whole number")
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+
+const pointValue = whole(1, 1_000_000).openapi({ example: 10 });
+
+/** An action's limit: at most `count` completions per account in each `per` window. */
+export const Limit = z.object({
+  count: whole(1, 1000).openapi({ example: 1 }),
+  per: z.enum(LIMIT_PERIODS, { error: `must be one of ${LIMIT_PERIODS.join(", ")}` }).openapi({
+    description: "The boards' UTC windows (`day`; `week` from Monday; `month`), or `ever`.",
+  }),
+}).openapi("Limit", {
+  description: "At most `count` completions of the action per account in each `per` window.",
+});
+
+const limit = Limit.nullable().openapi({
+  description: "null: no limit. Counts the completions already made in the current window.",
+});
+
+const cooldownSeconds = whole(1, 2_592_000).nullable().openapi({
+  description: "The least time between two completions of the action by one account (up to " +
+    "30 days); null: none.",
+  example: 3600,
+});
 
 /** POST /admin/actions */
-export const createActionBody = z.object({ slug, label, pointValue }).openapi("NewAction");
+export const createActionBody = z.object({
+  slug,
+  label,
+  pointValue,
+  limit: limit.optional(),
+  cooldownSeconds: cooldownSeconds.optional(),
+}).openapi("NewAction");
 
-/** PATCH /admin/actions/{slug}: at least one field. */
+const CHANGES = ["label", "pointValue", "limit", "cooldownSeconds"] as const;
+
+/** PATCH /admin/actions/{slug}: at least one field; a rule given as null is cleared. */
 export const updateActionBody = z.object({
   label: label.optional(),
   pointValue: pointValue.optional(),
+  limit: limit.optional(),
+  cooldownSeconds: cooldownSeconds.optional(),
 }).refine(
-  (body) => body.label !== undefined || body.pointValue !== undefined,
-  "give label, pointValue or both",
-).openapi("ActionChange", { description: "At least one of `label` and `pointValue`." });
+  (body) => CHANGES.some((field) => body[field] !== undefined),
+  `give at least one of ${CHANGES.join(", ")}`,
+).openapi("ActionChange", {
+  description: "At least one field; `limit` or `cooldownSeconds` given as null clears that rule.",
+});
 
 /** GET /me/completions */
 export const completionsQuery = z.object({
@@ -74,17 +110,50 @@ export const slugParams = z.object({
 
 const timestamp = z.iso.datetime().openapi({ example: "2026-11-23T18:00:00.000Z" });
 
-/** API.md's `Action`. */
-export const Action = z.object({
+const actionFields = {
   slug: z.string().openapi({ example: "daily-login" }),
   label: z.string().openapi({ example: "Daily login" }),
   pointValue: z.number().int().openapi({ example: 10 }),
+  limit: Limit.nullable().openapi({ description: "null: no limit." }),
+  cooldownSeconds: z.number().int().nullable().openapi({
+    description: "The least time between two completions by one account; null: none.",
+    example: null,
+  }),
   createdAt: timestamp,
   retiredAt: timestamp.nullable().openapi({ description: "null while the action is active." }),
-}).openapi("Action");
+};
+
+/** API.md's `Action`. */
+export const Action = z.object(actionFields).openapi("Action");
 
 /** GET /actions, GET /admin/actions */
 export const ActionList = z.object({ actions: z.array(Action) }).openapi("ActionList");
+
+/** API.md's `MyAction`: an action and the caller's standing with its rules. */
+export const MyAction = z.object({
+  ...actionFields,
+  remaining: z.number().int().nullable().openapi({
+    description: "Completions the limit still allows in its current window; null without a " +
+      "limit.",
+    example: 1,
+  }),
+  availableAt: timestamp.nullable().openapi({
+    description: "null when the action can be completed now (or never again: then `remaining` " +
+      "is 0); else the time from which it can.",
+  }),
+}).openapi("MyAction");
+
+/** The 409 of a completion: a rule's refusal carries `retryAt`. */
+export const ActionLimitProblem = z.object({
+  ...Problem.shape,
+  retryAt: timestamp.nullable().optional().openapi({
+    description: "`action-limit` only: from when the action will be accepted again for this " +
+      "account; null when never (an `ever` limit that is spent).",
+  }),
+}).openapi("ActionLimitProblem");
+
+/** GET /me/actions */
+export const MyActionList = z.object({ actions: z.array(MyAction) }).openapi("MyActionList");
 
 /** One logged completion. */
 export const CompletionItem = z.object({
