@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { formatWindow } from "../src/live/page/format.js";
 import {
+  ADMIN_TOKEN,
   clearRedisPrefix,
   complete,
   createAction,
@@ -143,6 +144,11 @@ Deno.test("[browser] the live board: a completion shows its movement and lights 
     const api = httpClient(server.url);
     const small = await createAction(api, 10);
     const big = await createAction(api, 45);
+    const ruled = await api.call("PATCH", `/admin/actions/${big.slug}`, {
+      token: ADMIN_TOKEN,
+      body: { limit: { count: 1, per: "day" } },
+    });
+    assert.equal(ruled.status, 200);
     const [veteran, a, b, c, d] = await Promise.all([1, 2, 3, 4, 5].map(() => register(api)));
     // The veteran scored last year: on the all-time board, on none of the current windows.
     await completedLastYear(db, veteran.account.id, big.slug);
@@ -186,7 +192,7 @@ Deno.test("[browser] the live board: a completion shows its movement and lights 
     // The actions one can complete, most points first.
     await page.locator("#actions[aria-busy=false]").waitFor({ state: "attached", timeout: 5000 });
     assert.deepEqual(await page.locator("#actions li").allTextContents(), [
-      `Action ${big.slug}45 points`,
+      `Action ${big.slug}45 points · once a day`,
       `Action ${small.slug}10 points`,
     ]);
     assert.equal(await page.isHidden("#actions-note"), true);

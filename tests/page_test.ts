@@ -4,6 +4,7 @@ import { addScores, compareBoards, summarise } from "../src/live/page/board.js";
 import {
   formatAge,
   formatMovement,
+  formatRules,
   formatTotal,
   formatWindow,
   ordinal,
@@ -295,4 +296,19 @@ Deno.test("[page] windows, totals, ages and movement read as people write them",
     spoken: "new in the top 10, +5 points",
   });
   assert.deepEqual(formatMovement(null, null), { shown: "", spoken: "" });
+});
+
+Deno.test("[page] an action's rules read as a few words beside its points", () => {
+  assert.equal(formatRules(null, null), "");
+  assert.equal(formatRules({ count: 1, per: "day" }, null), "once a day");
+  assert.equal(formatRules({ count: 2, per: "week" }, null), "twice a week");
+  assert.equal(formatRules({ count: 3, per: "month" }, null), "3 times a month");
+  assert.equal(formatRules({ count: 1, per: "ever" }, null), "once");
+  assert.equal(formatRules({ count: 1000, per: "ever" }, null), "1,000 times");
+  assert.equal(formatRules(null, 45), "at most every 45 s");
+  assert.equal(formatRules(null, 5400), "at most every 1 h 30 min");
+  assert.equal(
+    formatRules({ count: 1, per: "day" }, 2 * 86_400),
+    "once a day · at most every 2 days",
+  );
 });

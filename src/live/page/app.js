@@ -1,7 +1,14 @@
 // The live page: tabs for the four boards, the chosen board's stream, movement, announcements,
 // how old the board is, and the actions catalogue.
 import { addScores, compareBoards, summarise } from "./board.js";
-import { formatAge, formatMovement, formatNumber, formatTotal, formatWindow } from "./format.js";
+import {
+  formatAge,
+  formatMovement,
+  formatNumber,
+  formatRules,
+  formatTotal,
+  formatWindow,
+} from "./format.js";
 import { followStream } from "./stream.js";
 
 const PERIODS = ["day", "week", "month", "all"];
@@ -199,7 +206,11 @@ async function loadActions() {
   try {
     const res = await fetch("/actions", { headers: { accept: "application/json" } });
     if (!res.ok) throw new Error(`GET /actions: ${res.status}`);
-    /** @type {{ actions: { slug: string, label: string, pointValue: number }[] }} */
+    /**
+     * @type {{ actions: { slug: string, label: string, pointValue: number,
+     *   limit: { count: number, per: "day" | "week" | "month" | "ever" } | null,
+     *   cooldownSeconds: number | null }[] }}
+     */
     const { actions } = await res.json();
     const items = [...actions]
       .sort((a, b) => b.pointValue - a.pointValue || a.label.localeCompare(b.label))
@@ -208,6 +219,9 @@ async function loadActions() {
         li.dataset.slug = action.slug;
         const points = cell("span", "points", `${formatNumber(action.pointValue)} points`);
         if (action.pointValue === 1) points.textContent = "1 point";
+        // "10 points · once a day": the rules beside the points they bound.
+        const rules = formatRules(action.limit, action.cooldownSeconds);
+        if (rules) points.textContent += ` · ${rules}`;
         li.append(cell("span", "label", action.label), points);
         return li;
       });

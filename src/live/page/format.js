@@ -95,3 +95,42 @@ export function formatMovement(move, gained) {
   }
   return { shown: shown.join(" "), spoken: spoken.join(", ") };
 }
+
+const TIMES = ["", "once", "twice"];
+const PER = { day: " a day", week: " a week", month: " a month", ever: "" };
+
+/**
+ * A duration as people read it: "45 s", "5 min", "8 h", "1 h 30 min", "2 days".
+ * @param {number} seconds
+ */
+export function formatDuration(seconds) {
+  const units = [[86_400, " day", " days"], [3_600, " h", " h"], [60, " min", " min"], [
+    1,
+    " s",
+    " s",
+  ]];
+  const parts = [];
+  let left = seconds;
+  for (const [size, one, many] of /** @type {[number, string, string][]} */ (units)) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n > 0) parts.push(`${formatNumber(n)}${n === 1 ? one : many}`);
+  }
+  return parts.slice(0, 2).join(" ");
+}
+
+/**
+ * An action's rules in a few words: "once a day", "3 times a week", "once", "at most every 8 h",
+ * joined by " · "; "" without rules.
+ * @param {{ count: number, per: "day" | "week" | "month" | "ever" } | null} limit
+ * @param {number | null} cooldownSeconds
+ */
+export function formatRules(limit, cooldownSeconds) {
+  const parts = [];
+  if (limit) {
+    const times = TIMES[limit.count] ?? `${formatNumber(limit.count)} times`;
+    parts.push(`${times}${PER[limit.per]}`);
+  }
+  if (cooldownSeconds) parts.push(`at most every ${formatDuration(cooldownSeconds)}`);
+  return parts.join(" · ");
+}
