@@ -8,6 +8,9 @@
  *
  * The environment reaches both (RULES, ACCOUNTS, SECONDS…); a variable the other commit's
  * benchmark does not know is ignored there (RULES before rules existed: its action has none).
+ * AFTER_ENV, a JSON object of variables, reaches this checkout's runs alone: with <ref> HEAD it
+ * compares two settings of the same code (AFTER_ENV='{"RULES":"…"}': an action with rules
+ * against one without).
  */
 import { join } from "node:path";
 
@@ -53,11 +56,16 @@ async function checkout(ref: string): Promise<string> {
   return dir;
 }
 
-/** Runs `task` in `dir`; answers its figures. */
-async function measure(dir: string, task: string): Promise<(number | null)[]> {
+/** Runs `task` in `dir` with `env` added; answers its figures. */
+async function measure(
+  dir: string,
+  task: string,
+  env: Record<string, string>,
+): Promise<(number | null)[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", task],
     cwd: dir,
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -84,17 +92,23 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   const before = await checkout(ref);
-  const sides = [["before", before], ["after", ROOT]] as const;
+  const afterEnv: Record<string, string> = JSON.parse(Deno.env.get("AFTER_ENV") ?? "{}");
+  const sides = [["before", before, {}], ["after", ROOT, afterEnv]] as const;
   const results: Record<string, (number | null)[][]> = { before: [], after: [] };
   for (let round = 1; round <= Number(rounds); round++) {
     // Turns swap each round, so that neither side always runs on a warmer machine.
-    for (const [side, dir] of round % 2 ? sides : [...sides].reverse()) {
-      const figures = await measure(dir, task);
+    for (const [side, dir, env] of round % 2 ? sides : [...sides].reverse()) {
+      const figures = await measure(dir, task, env);
       results[side].push(figures);
       console.log(`round ${round}, ${side}: ${figures.join(", ")}`);
     }
   }
-  console.log(`\n${task}: ${ref} (${before}) against this checkout, ${rounds} rounds`);
+  console.log(
+    `\n${task}: ${ref} (${before}) against this checkout` +
+      `${
+        Object.keys(afterEnv).length ? ` with ${JSON.stringify(afterEnv)}` : ""
+      }, ${rounds} rounds`,
+  );
   FIGURES[task].forEach(([name], i) => {
     const of = (side: string) => results[side].map((r) => r[i]).filter((v) => v !== null);
     const [b, a] = [of("before"), of("after")];
