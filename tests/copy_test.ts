@@ -170,8 +170,8 @@ Deno.test("[copy] a set lost while it is brought up to date is left lost, not ma
     });
     const window = windowAt("all", Date.now());
     const rows = [
-      { account_id: 1, username: "one", total_points: 5, deleted: false },
-      { account_id: 2, username: "two", total_points: 3, deleted: false },
+      { account_id: 1, username: "one", total_points: 5, hidden: false, revision: 1 },
+      { account_id: 2, username: "two", total_points: 3, hidden: false, revision: 1 },
     ];
     // The set is flushed after the rows were written and before the board is marked.
     await copy.reconcile(window, oneBatch(rows, () => redis.del(copy.keys.board(window).set)));

@@ -3,7 +3,7 @@
  * included, so that they need no PostgreSQL. Reads answer `undefined` for a board that was lost
  * (see keys.ts) and throw when Redis does not answer; the caller then asks PostgreSQL.
  */
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { byRank, type Entry, rankRows, type Row } from "./entries.ts";
 import { type RedisKeys, redisKeys } from "./keys.ts";
 import type { Period, Window } from "./periods.ts";
@@ -11,20 +11,25 @@ import type { CopyRow } from "./queries.ts";
 import { type ScriptedRedis, withScripts } from "./scripts.ts";
 import type { PageEntries } from "./truth.ts";
 
-/** What a completion changed: the account's new totals in the windows of `at`. */
-export interface ScoreChange {
+/**
+ * An account's place on the current boards at one revision (score_ledger.revision): its totals in
+ * the windows of `at`, and whether it is shown at all (a deleted or suspended account is not).
+ */
+export interface AccountState {
   accountId: number;
   username: string;
-  /** When it was completed: its windows are the ones that contain this instant. */
+  /** One more with every change of the account's totals or of whether it is shown. */
+  revision: number;
+  hidden: boolean;
+  /** Its windows are the ones that contain this instant. */
   at: Date;
   totals: Record<Period, number>;
 }
 
-/** What writing a change did. */
+/** What writing a state did. */
 export interface WriteResult {
-  /** Accounts above it in the all-time board; null when the account is deleted or that board lost. */
+  /** Accounts above it in the all-time board; null when it is hidden or that board lost. */
   above: number | null;
-  deleted: boolean;
   /** Boards that were lost, so not written: they must be rebuilt, then the account repaired. */
   lost: Window[];
 }
@@ -42,9 +47,11 @@ export interface RedisCopyOptions {
 /** The copy's reads and writes. */
 export interface RedisCopy {
   readonly keys: RedisKeys;
-  write(change: ScoreChange, windows: readonly Window[]): Promise<WriteResult>;
-  /** Takes a deleted account off the boards of `windows` and remembers it as deleted. */
-  remove(accountId: number, windows: readonly Window[]): Promise<void>;
+  /**
+   * Puts the state on the boards of `windows`, each of which holds no newer revision of the
+   * account (a state that arrives late changes nothing), and announces it.
+   */
+  write(state: AccountState, windows: readonly Window[]): Promise<WriteResult>;
   page(window: Window, limit: number, offset: number): Promise<PageEntries | undefined>;
   entry(window: Window, accountId: number): Promise<Entry | null | undefined>;
   around(window: Window, accountId: number, radius: number): Promise<Entry[] | null | undefined>;
@@ -56,18 +63,13 @@ export interface RedisCopy {
   ): Promise<(number | undefined)[]>;
   /** Whether the board was lost (or never built). */
   lost(window: Window): Promise<boolean>;
-  /** Brings a board up to `batches` (never lowering a score) and marks it complete. */
-  reconcile(window: Window, batches: AsyncIterable<CopyRow[]>): Promise<number>;
   /**
-   * Builds a board aside from `batches` and swaps it in (with the deleted set, for all time),
-   * replacing whatever was there.
+   * Brings a board up to `batches` (each row where the board holds no newer revision) and marks
+   * it complete.
    */
+  reconcile(window: Window, batches: AsyncIterable<CopyRow[]>): Promise<number>;
+  /** Builds a board aside from `batches` and swaps it in, replacing whatever was there. */
   replace(window: Window, batches: AsyncIterable<CopyRow[]>): Promise<number>;
-}
-
-/** Runs a pipeline and throws the first error among its replies. */
-async function exec(pipeline: ChainableCommander): Promise<void> {
-  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
 }
 
 /** The copy under `prefix` on a command connection (`enableOfflineQueue: false`). */
@@ -101,72 +103,69 @@ export function createRedisCopy(options: RedisCopyOptions): RedisCopy {
     });
   }
 
-  async function apply(rows: CopyRow[], set: string, deleted: string) {
-    const pipeline = redis.pipeline();
-    for (const row of rows) {
-      if (row.deleted) {
-        pipeline.zrem(set, row.account_id);
-        pipeline.sadd(deleted, row.account_id);
-      } else {
-        pipeline.zadd(set, "GT", row.total_points, row.account_id);
-        pipeline.hset(keys.names, row.account_id, row.username);
-      }
-    }
-    await exec(pipeline);
+  /** Applies a batch of rows to the board `set` (and its marker and revisions). */
+  async function load(rows: CopyRow[], set: string, marker: string, revisions: string, at: number) {
+    if (rows.length === 0) return 0;
+    return await redis.sbLoad(
+      set,
+      marker,
+      revisions,
+      keys.names,
+      at,
+      ...rows.flatMap((row) => [
+        row.account_id,
+        row.username,
+        row.revision,
+        row.hidden ? 1 : 0,
+        row.total_points,
+      ]),
+    );
   }
 
   return {
     keys,
-    async write(change, windows) {
+    async write(state, windows) {
       const boards = windows.map((window) => keys.board(window));
       const reply = await redis.sbRecord(
-        2 + 2 * boards.length,
-        keys.deleted,
+        1 + 3 * boards.length,
         keys.names,
-        ...boards.flatMap((board) => [board.set, board.marker]),
-        change.accountId,
-        change.username,
+        ...boards.flatMap((board) => [board.set, board.marker, board.revisions]),
+        state.accountId,
+        state.username,
+        state.revision,
+        state.hidden ? 1 : 0,
         keys.channel,
-        ...windows.flatMap((window, i) => [
-          change.totals[window.period],
-          boards[i].expireAt,
-        ]),
+        ...windows.flatMap((window, i) => [state.totals[window.period], boards[i].expireAt]),
       );
-      if (reply.length === 1) return { above: null, deleted: true, lost: [] };
       return {
         above: reply[0] < 0 ? null : reply[0],
-        deleted: false,
         lost: windows.filter((_, i) => reply[i + 1] === 1),
       };
     },
-    async remove(accountId, windows) {
-      const boards = windows.map((window) => keys.board(window));
-      await redis.sbRemove(
-        2 + 2 * boards.length,
-        keys.deleted,
-        keys.names,
-        ...boards.flatMap((board) => [board.set, board.marker]),
-        accountId,
-        keys.channel,
-      );
-    },
     async page(window, limit, offset) {
-      const { set, marker } = keys.board(window);
-      const reply = await redis.sbPage(set, marker, keys.names, offset, offset + limit - 1);
+      const { set, marker, revisions } = keys.board(window);
+      const reply = await redis.sbPage(
+        set,
+        marker,
+        revisions,
+        keys.names,
+        offset,
+        offset + limit - 1,
+      );
       if (reply[0] === -1) return undefined;
       const [total, above, flat, names] = reply as [number, number, string[], (string | null)[]];
       return { total, entries: rankRows(await named(flat, 2, names), above, offset) };
     },
     async entry(window, accountId) {
-      const { set, marker } = keys.board(window);
-      const reply = await redis.sbPick(set, marker, keys.names, accountId);
+      const { set, marker, revisions } = keys.board(window);
+      const reply = await redis.sbPick(set, marker, revisions, keys.names, accountId);
       if (reply[0] === -1) return undefined;
       const [row] = await named(reply[1], 3, reply[2]);
       return row ? rankRows([row], row.above, row.above)[0] : null;
     },
     async around(window, accountId, radius) {
-      const { set, marker } = keys.board(window);
-      const reply = await redis.sbAround(set, marker, keys.names, accountId, radius);
+      const { set, marker, revisions } = keys.board(window);
+      const reply = await redis.sbAround(set, marker, revisions, keys.names, accountId, radius);
       if (reply[0] === -1) return undefined;
       if (reply[0] === 0) return null;
       const [, start, above, flat, names] = reply;
@@ -175,8 +174,8 @@ export function createRedisCopy(options: RedisCopyOptions): RedisCopy {
       return rankRows(rows, above, start);
     },
     async pick(window, ids) {
-      const { set, marker } = keys.board(window);
-      const reply = await redis.sbPick(set, marker, keys.names, ...ids);
+      const { set, marker, revisions } = keys.board(window);
+      const reply = await redis.sbPick(set, marker, revisions, keys.names, ...ids);
       if (reply[0] === -1) return undefined;
       const rows = await named(reply[1], 3, reply[2]);
       return byRank(rows.map((row) => rankRows([row], row.above, row.above)[0]));
@@ -184,10 +183,10 @@ export function createRedisCopy(options: RedisCopyOptions): RedisCopy {
     async ranks(accountId, pairs) {
       if (pairs.length === 0) return [];
       const reply = await redis.sbRanks(
-        2 * pairs.length,
+        3 * pairs.length,
         ...pairs.flatMap(({ window }) => {
-          const { set, marker } = keys.board(window);
-          return [set, marker];
+          const { set, marker, revisions } = keys.board(window);
+          return [set, marker, revisions];
         }),
         accountId,
         ...pairs.map(({ total }) => total),
@@ -195,39 +194,37 @@ export function createRedisCopy(options: RedisCopyOptions): RedisCopy {
       return reply.map((above) => (above < 0 ? undefined : above + 1));
     },
     async lost(window) {
-      const { set, marker } = keys.board(window);
-      return (await redis.sbLost(set, marker)) === 1;
+      const { set, marker, revisions } = keys.board(window);
+      return (await redis.sbLost(set, marker, revisions)) === 1;
     },
     async reconcile(window, batches) {
-      const { set, marker, expireAt } = keys.board(window);
+      const { set, marker, revisions, expireAt } = keys.board(window);
       let count = 0;
-      let ranked = 0;
+      let shown = 0;
       for await (const rows of batches) {
-        await apply(rows, set, keys.deleted);
+        shown += await load(rows, set, marker, revisions, expireAt);
         count += rows.length;
-        ranked += rows.filter((row) => !row.deleted).length;
       }
-      // A set lost meanwhile is not marked complete: left lost, the next read or write rebuilds it.
-      await redis.sbMark(set, marker, expireAt, ranked);
+      // A board lost meanwhile is not marked complete: left lost, the next read or write rebuilds
+      // it. (Accounts shown here and hidden meanwhile make the set smaller: a rebuild more.)
+      await redis.sbMark(set, marker, revisions, expireAt, shown, count);
       return count;
     },
     async replace(window, batches) {
-      const { set, marker, expireAt } = keys.board(window);
+      const { set, marker, revisions, expireAt } = keys.board(window);
       const suffix = `:rebuild:${crypto.randomUUID()}`;
-      const built = set + suffix;
-      // Tombstones are rebuilt with the all-time board; a window's rebuild keeps them.
-      const builtDeleted = window.start === null ? keys.deleted + suffix : keys.deleted;
+      const [builtSet, builtMarker, builtRevisions] = [set, marker, revisions].map((key) =>
+        key + suffix
+      );
       let count = 0;
       try {
         for await (const rows of batches) {
-          await apply(rows, built, builtDeleted);
+          await load(rows, builtSet, builtMarker, builtRevisions, 0);
           count += rows.length;
         }
-        await redis.sbSwap(3, built, set, marker, expireAt);
-        if (builtDeleted !== keys.deleted) await redis.sbSwap(2, builtDeleted, keys.deleted, 0);
+        await redis.sbSwap(builtSet, builtRevisions, set, revisions, marker, expireAt);
       } finally {
-        await redis.del(built, ...(builtDeleted === keys.deleted ? [] : [builtDeleted]))
-          .catch(() => {});
+        await redis.del(builtSet, builtMarker, builtRevisions).catch(() => {});
       }
       return count;
     },

@@ -7,7 +7,7 @@
 import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
 import type { CacheStamp } from "../http/response_cache.ts";
-import { createRedisCopy, type RedisCopy, type ScoreChange } from "./copy.ts";
+import { type AccountState, createRedisCopy, type RedisCopy } from "./copy.ts";
 import type { Entry } from "./entries.ts";
 import type { RefreshFeed } from "./feed.ts";
 import {
@@ -21,11 +21,12 @@ import {
 } from "./periods.ts";
 import { createTopCache, TOP } from "./top_cache.ts";
 import { type BoardReads, type PageEntries, truthReads } from "./truth.ts";
-import { createUpkeep, type Upkeep, type UpkeepEvents } from "./upkeep.ts";
+import * as q from "./queries.ts";
+import { createUpkeep, stateOf, type Upkeep, type UpkeepEvents } from "./upkeep.ts";
 import { createUsernameCache } from "./usernames.ts";
 
 export type { Entry } from "./entries.ts";
-export type { ScoreChange } from "./copy.ts";
+export type { AccountState } from "./copy.ts";
 export type { PageEntries } from "./truth.ts";
 
 /** What the leaderboard reports to its owner. */
@@ -55,13 +56,16 @@ export interface Leaderboard {
   /** The windows of every period that contain `at` (default: now). */
   windows(at?: number): Record<Period, Window>;
   /**
-   * Puts a completion's new totals on the boards and announces it. Never throws: when Redis
-   * cannot take it, a repair is scheduled. Returns the all-time rank, or null for an account
-   * deleted meanwhile.
+   * Puts an account's new state (a completion's totals) on the boards and announces it. Never
+   * throws: when Redis cannot take it, a repair is scheduled. Returns the all-time rank, or null
+   * for a hidden account.
    */
-  record(change: ScoreChange): Promise<number | null>;
-  /** Takes a deleted account off every board and announces it. Never throws. */
-  remove(accountId: number): Promise<void>;
+  record(state: AccountState): Promise<number | null>;
+  /**
+   * Puts the accounts' states as PostgreSQL has them now on the boards and announces them: after a
+   * void, a suspension, a reinstatement, a deletion. Never throws (a repair is scheduled).
+   */
+  sync(accountIds: number[]): Promise<void>;
   page(window: Window, limit: number, offset: number): Promise<PageEntries>;
   /**
    * What a page of the top of a current window is read at: it stays right while `version()` is
@@ -137,30 +141,38 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
       const [all, day, week, month] = windowsAt(at);
       return { all, day, week, month };
     },
-    async record(change) {
+    async record(state) {
       let rank: number | null | undefined;
       if (copy) {
         try {
-          const result = await copy.write(change, windowsAt(change.at.getTime()));
-          if (result.deleted) return null;
+          const result = await copy.write(state, windowsAt(state.at.getTime()));
           events.onScoreUpdate();
           for (const window of result.lost) {
-            upkeep!.rebuild(window).then(() => upkeep!.repair(change.accountId));
+            upkeep!.rebuild(window).then(() => upkeep!.repair(state.accountId));
           }
           if (result.above !== null) rank = result.above + 1;
         } catch (error) {
-          upkeep!.repair(change.accountId, error as Error);
+          upkeep!.repair(state.accountId, error as Error);
         }
       }
       feed.announce();
-      return rank ?? await truth.rankOf(ALL_TIME, change.accountId, change.totals.all);
+      if (state.hidden) return null;
+      return rank ?? await truth.rankOf(ALL_TIME, state.accountId, state.totals.all);
     },
-    async remove(accountId) {
+    async sync(accountIds) {
       if (copy) {
         try {
-          await copy.remove(accountId, windowsAt(clock.now()));
+          const now = clock.now();
+          const [, day, week, month] = windowsAt(now);
+          for (const row of await q.accountStates(sql, accountIds, { day, week, month })) {
+            const state = stateOf(row, now);
+            const result = await copy.write(state, windowsAt(now));
+            for (const window of result.lost) {
+              upkeep!.rebuild(window).then(() => upkeep!.repair(state.accountId));
+            }
+          }
         } catch (error) {
-          upkeep!.repair(accountId, error as Error);
+          for (const id of accountIds) upkeep!.repair(id, error as Error);
         }
       }
       feed.announce();

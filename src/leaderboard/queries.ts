@@ -1,7 +1,8 @@
 /**
  * SQL of the boards' source of truth: `score_ledger` for all time, `period_scores` for a day, a
- * week or a month. Deleted accounts hold rows in both and are left out of every board here.
- * Equal totals are ordered by account id.
+ * week or a month. Hidden accounts (deleted or suspended) hold rows in both and are left out of
+ * every board here, as are rows whose total voids brought to 0. Equal totals are ordered by
+ * account id.
  */
 import type { Fragment, Sql } from "postgres";
 import { arrayLiteral, type Db } from "../db/mod.ts";
@@ -23,8 +24,8 @@ export interface PageRows {
 
 const MAX_SCAN = 1000;
 
-/** `(account_id, total_points)` of the board of `window`, as a subquery. */
-function board(db: Db, window: Window): Fragment {
+/** `(account_id, total_points)` of every row of the board of `window`, as a subquery. */
+function rows(db: Db, window: Window): Fragment {
   if (window.start === null) return db`(SELECT account_id, total_points FROM score_ledger)`;
   return db`(
     SELECT account_id, total_points FROM period_scores
@@ -32,15 +33,29 @@ function board(db: Db, window: Window): Fragment {
   )`;
 }
 
+/** The rows of the board of `window` that have points (voids can bring one to 0). */
+function board(db: Db, window: Window): Fragment {
+  return db`(SELECT * FROM ${rows(db, window)} r WHERE r.total_points > 0)`;
+}
+
 /**
- * The board's rows of deleted accounts. Counts subtract them rather than join every row with
- * `accounts`: counting the board alone walks its index only, and deleted accounts are few.
+ * Whether the account `a` (the alias every statement gives `accounts`) is shown on the boards and
+ * may act: neither deleted nor suspended.
  */
-function deleted(db: Db, window: Window): Fragment {
+export function shown(db: Db): Fragment {
+  return db`(a.deleted_at IS NULL AND a.suspended_at IS NULL)`;
+}
+
+/**
+ * The board's rows of hidden accounts. Counts subtract them rather than join every row with
+ * `accounts`: counting the board alone walks its index only, and hidden accounts are few (a
+ * partial index finds them).
+ */
+function hidden(db: Db, window: Window): Fragment {
   return db`(
     SELECT b.account_id, b.total_points
     FROM accounts a JOIN ${board(db, window)} b ON b.account_id = a.id
-    WHERE a.deleted_at IS NOT NULL
+    WHERE a.deleted_at IS NOT NULL OR a.suspended_at IS NOT NULL
   )`;
 }
 
@@ -48,7 +63,7 @@ function deleted(db: Db, window: Window): Fragment {
 function countAboveOf(db: Db, window: Window, total: Fragment): Fragment {
   return db`(
     (SELECT count(*) FROM ${board(db, window)} b WHERE b.total_points > ${total})
-    - (SELECT count(*) FROM ${deleted(db, window)} d WHERE d.total_points > ${total})
+    - (SELECT count(*) FROM ${hidden(db, window)} d WHERE d.total_points > ${total})
   )::int`;
 }
 
@@ -56,7 +71,7 @@ function countAboveOf(db: Db, window: Window, total: Fragment): Fragment {
 function rankedCount(db: Db, window: Window): Fragment {
   return db`(
     (SELECT count(*) FROM ${board(db, window)} b)
-    - (SELECT count(*) FROM ${deleted(db, window)} d)
+    - (SELECT count(*) FROM ${hidden(db, window)} d)
   )::int`;
 }
 
@@ -65,7 +80,7 @@ function activeRows(db: Db, window: Window, where: Fragment, order: Fragment, li
   return db`(
     SELECT b.account_id, a.username, b.total_points
     FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-    WHERE a.deleted_at IS NULL AND ${where}
+    WHERE ${shown(db)} AND ${where}
     ORDER BY ${order}
     LIMIT ${limit}
   )`;
@@ -82,7 +97,7 @@ export async function pageRows(
     WITH page AS MATERIALIZED (
       SELECT b.account_id, a.username, b.total_points
       FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-      WHERE a.deleted_at IS NULL
+      WHERE ${shown(db)}
       ORDER BY b.total_points DESC, b.account_id
       LIMIT ${limit} OFFSET ${offset}
     )
@@ -114,13 +129,13 @@ export async function entryRow(
     WITH me AS (
       SELECT b.account_id, a.username, b.total_points
       FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-      WHERE b.account_id = ${accountId} AND a.deleted_at IS NULL
+      WHERE b.account_id = ${accountId} AND ${shown(db)}
     )
     SELECT me.*,
       ${countAboveOf(db, window, db`me.total_points`)} AS above,
       ((SELECT count(*) FROM ${board(db, window)} b
         WHERE b.total_points = me.total_points AND b.account_id < me.account_id)
-       - (SELECT count(*) FROM ${deleted(db, window)} d
+       - (SELECT count(*) FROM ${hidden(db, window)} d
           WHERE d.total_points = me.total_points AND d.account_id < me.account_id))::int AS before
     FROM me`;
   return row;
@@ -197,7 +212,7 @@ export async function rowsOf(
     WITH picked AS MATERIALIZED (
       SELECT b.account_id, a.username, b.total_points
       FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-      WHERE b.account_id = ANY(${arrayLiteral(ids)}::int[]) AND a.deleted_at IS NULL
+      WHERE b.account_id = ANY(${arrayLiteral(ids)}::int[]) AND ${shown(db)}
     ), totals AS (
       SELECT b.total_points, count(*) AS n
       FROM ${board(db, window)} b
@@ -206,7 +221,7 @@ export async function rowsOf(
     ), ranks AS (
       SELECT total_points, sum(n) OVER (ORDER BY total_points DESC) - n AS above FROM totals
     ), gone AS MATERIALIZED (
-      SELECT total_points FROM ${deleted(db, window)} d
+      SELECT total_points FROM ${hidden(db, window)} d
     )
     SELECT p.*,
       (r.above - (SELECT count(*) FROM gone WHERE gone.total_points > p.total_points))::int
@@ -240,38 +255,68 @@ export async function anyRanked(db: Db, window: Window): Promise<boolean> {
   const [row] = await db<{ any: boolean }[]>`
     SELECT EXISTS (
       SELECT 1 FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-      WHERE a.deleted_at IS NULL
+      WHERE ${shown(db)}
     ) AS any`;
   return row.any;
 }
 
-/** Usernames of the active accounts among `ids`. */
+/** Usernames of the shown accounts among `ids`. */
 export async function usernames(db: Db, ids: number[]): Promise<Map<number, string>> {
   const list = arrayLiteral(ids);
   const rows = await db<{ id: number; username: string }[]>`
-    SELECT id, username FROM accounts WHERE id = ANY(${list}::int[]) AND deleted_at IS NULL`;
+    SELECT id, username FROM accounts a WHERE id = ANY(${list}::int[]) AND ${shown(db)}`;
   return new Map(rows.map((row) => [row.id, row.username]));
 }
 
-/** A board row as the Redis copy needs it; deleted accounts come with `deleted` set. */
+/**
+ * A board row as the Redis copy needs it: hidden accounts, and rows voids brought to 0, come too,
+ * so that the copy holds their revision (a late write of an older state cannot bring one back).
+ */
 export interface CopyRow {
   account_id: number;
   username: string;
   total_points: number;
-  deleted: boolean;
-}
-
-/** The rows of `ids` in the board (those without one are absent). */
-export async function copyRows(db: Db, window: Window, ids: number[]): Promise<CopyRow[]> {
-  return await db<CopyRow[]>`
-    SELECT b.account_id, a.username, b.total_points, a.deleted_at IS NOT NULL AS deleted
-    FROM ${board(db, window)} b JOIN accounts a ON a.id = b.account_id
-    WHERE b.account_id = ANY(${arrayLiteral(ids)}::int[])`;
+  hidden: boolean;
+  revision: number;
 }
 
 /** Every row of the board, in batches, for rebuilding a copy without holding it all in memory. */
 export function scanBoard(sql: Sql, window: Window): AsyncIterable<CopyRow[]> {
   return sql<CopyRow[]>`
-    SELECT b.account_id, a.username, b.total_points, a.deleted_at IS NOT NULL AS deleted
-    FROM ${board(sql, window)} b JOIN accounts a ON a.id = b.account_id`.cursor(MAX_SCAN);
+    SELECT b.account_id, a.username, b.total_points, NOT ${shown(sql)} AS hidden,
+           s.revision::float8 AS revision
+    FROM ${rows(sql, window)} b JOIN accounts a ON a.id = b.account_id
+         JOIN score_ledger s ON s.account_id = b.account_id`.cursor(MAX_SCAN);
+}
+
+/** What `accountStates` reads of one account. */
+export interface StateRow {
+  account_id: number;
+  username: string;
+  hidden: boolean;
+  revision: number;
+  all: number;
+  day: number;
+  week: number;
+  month: number;
+}
+
+/**
+ * The accounts' states on the boards of `windows` (totals, whether shown, revision), each read in
+ * one snapshot; accounts without points (no ledger row) are absent.
+ */
+export async function accountStates(
+  db: Db,
+  ids: number[],
+  windows: { day: Window; week: Window; month: Window },
+): Promise<StateRow[]> {
+  const one = (window: Window) =>
+    db`COALESCE((SELECT total_points FROM ${rows(db, window)} p
+                 WHERE p.account_id = s.account_id), 0)`;
+  return await db<StateRow[]>`
+    SELECT s.account_id, a.username, NOT ${shown(db)} AS hidden, s.revision::float8 AS revision,
+           s.total_points AS "all", ${one(windows.day)} AS day, ${one(windows.week)} AS week,
+           ${one(windows.month)} AS month
+    FROM score_ledger s JOIN accounts a ON a.id = s.account_id
+    WHERE s.account_id = ANY(${arrayLiteral(ids)}::int[])`;
 }

@@ -4,9 +4,21 @@
  * refused meanwhile are repaired after it; every board is brought up to date when Redis returns.
  */
 import type { Sql } from "postgres";
-import type { RedisCopy, ScoreChange } from "./copy.ts";
-import { type Clock, type Period, type Window, windowsAt } from "./periods.ts";
+import type { AccountState, RedisCopy } from "./copy.ts";
+import { type Clock, type Window, windowsAt } from "./periods.ts";
 import * as q from "./queries.ts";
+
+/** An account's state read from PostgreSQL, as the copy takes it. */
+export function stateOf(row: q.StateRow, at: number): AccountState {
+  return {
+    accountId: row.account_id,
+    username: row.username,
+    revision: row.revision,
+    hidden: row.hidden,
+    at: new Date(at),
+    totals: { all: row.all, day: row.day, week: row.week, month: row.month },
+  };
+}
 
 /** How long after a failed write the account is set again from PostgreSQL. */
 const REPAIR_DELAY_MS = 1000;
@@ -92,28 +104,14 @@ export function createUpkeep(options: UpkeepOptions): Upkeep {
     }
   }
 
-  /** Writes the accounts' totals in the current windows as PostgreSQL has them. */
+  /** Writes the accounts' states on the current boards as PostgreSQL has them. */
   async function repairNow(ids: number[]): Promise<void> {
-    const windows = windowsAt(clock.now());
-    const rows = await Promise.all(windows.map((window) => q.copyRows(sql, window, ids)));
-    for (const id of ids) {
-      const own = rows.map((list) => list.find((row) => row.account_id === id));
-      const all = own[0];
-      if (!all || all.deleted) {
-        await copy.remove(id, windows);
-        continue;
-      }
-      const present = windows.filter((_, i) => own[i] !== undefined);
-      const change: ScoreChange = {
-        accountId: id,
-        username: all.username,
-        at: new Date(clock.now()),
-        totals: Object.fromEntries(
-          windows.map((window, i) => [window.period, own[i]?.total_points ?? 0]),
-        ) as Record<Period, number>,
-      };
-      const { lost } = await copy.write(change, present);
-      for (const window of lost) rebuild(window).then(() => repair(id));
+    const now = clock.now();
+    const windows = windowsAt(now);
+    const [, day, week, month] = windows;
+    for (const row of await q.accountStates(sql, ids, { day, week, month })) {
+      const { lost } = await copy.write(stateOf(row, now), windows);
+      for (const window of lost) rebuild(window).then(() => repair(row.account_id));
     }
   }
 
