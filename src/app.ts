@@ -21,6 +21,7 @@ import { openApiRouter } from "./http/openapi.ts";
 import { newRequestId } from "./http/request_id.ts";
 import { Problem, validationProblem } from "./http/problem.ts";
 import { leaderboardRoutes } from "./leaderboard/routes.ts";
+import { adminAccountRoutes, adminCompletionRoutes, auditRoutes } from "./moderation/routes.ts";
 import { pageRoutes, streamRoutes } from "./live/routes.ts";
 import { serveDescription } from "./openapi.ts";
 import { accessRecord } from "./ops/access_log.ts";
@@ -102,10 +103,13 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.route("/leaderboard/stream", streamRoutes({ hub: rt.hub, retryMs: rt.config.sseRetryMs }));
   app.route("/leaderboard", leaderboardRoutes(rt));
   app.route("/", pageRoutes());
-  const operator = requireOperator({ adminToken: rt.config.adminToken });
+  const operator = requireOperator({ adminToken: rt.config.adminToken, trustedProxyHops: hops });
   app.use("/admin", operator);
   app.use("/admin/*", operator);
   app.route("/admin/actions", adminActionRoutes(rt));
+  app.route("/admin/accounts", adminAccountRoutes(rt));
+  app.route("/admin/completions", adminCompletionRoutes(rt));
+  app.route("/admin/audit", auditRoutes(rt));
   serveDescription(app);
 
   app.notFound((c) =>

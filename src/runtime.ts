@@ -19,6 +19,7 @@ import { createLeaderboard, type Leaderboard } from "./leaderboard/leaderboard.t
 import { type Clock, systemClock } from "./leaderboard/periods.ts";
 import { TOP } from "./leaderboard/top_cache.ts";
 import { createLiveHub, type LiveHub } from "./live/hub.ts";
+import { createModeration, type Moderation } from "./moderation/service.ts";
 import { type Audit, auditLog } from "./ops/audit.ts";
 import type { AccessLogWriter } from "./ops/logging.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
@@ -26,6 +27,9 @@ import { connectRedis, waitForReady } from "./redis/connect.ts";
 
 /** How long `openRuntime` waits for Redis before it starts without it. */
 const REDIS_STARTUP_WAIT_MS = 3000;
+
+/** How often an instance looks for suspensions that have ended. */
+const SUSPENSION_SWEEP_MS = 1000;
 
 /** One instance's clients and services. */
 export interface Runtime {
@@ -51,6 +55,7 @@ export interface Runtime {
   readonly leaderboard: Leaderboard;
   readonly sessions: Sessions;
   readonly completions: Completions;
+  readonly moderation: Moderation;
   readonly hub: LiveHub;
   close(): Promise<void>;
 }
@@ -147,8 +152,21 @@ export async function openRuntime(
     if (redis.status === "ready") onRedisReady();
   }
 
+  const moderation = createModeration({
+    sql,
+    leaderboard,
+    clock,
+    audit,
+    sweepMs: SUSPENSION_SWEEP_MS,
+    onError: (error) =>
+      dbLog.warn("reinstating ended suspensions failed: {message}", { message: error.message }),
+  });
+  moderation.start();
+
   const sessions = createSessions({
     sql,
+    clock,
+    reinstateDue: (id) => moderation.reinstateDue(id),
     hasher,
     tokens,
     leaderboard,
@@ -222,9 +240,11 @@ export async function openRuntime(
     leaderboard,
     sessions,
     completions,
+    moderation,
     hub,
     async close() {
       hub.close();
+      moderation.close();
       redis?.off("ready", onRedisReady);
       leaderboard.close();
       await feed.close();

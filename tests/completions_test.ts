@@ -42,7 +42,9 @@ Deno.test("[completions] completing an action answers 201 with the Completion", 
       "completedAt",
       "id",
       "pointsEarned",
+      "voidedAt",
     ]);
+    assert.equal(body.completion.voidedAt, null);
     assert.equal(body.completion.action, slug);
     assert.equal(body.completion.actionLabel, `Action ${slug}`);
     assert.equal(body.completion.pointsEarned, 25);

@@ -140,7 +140,7 @@ Deno.test("[ops] audit events: the catalogue, deletions, a reused refresh token,
 
     const expected = [
       ["action.created", { slug, pointValue: 5 }],
-      ["action.changed", { slug, pointValue: 7 }],
+      ["action.updated", { slug, pointValue: 7 }],
       ["action.retired", { slug }],
       ["refresh-token.reused", { accountId: victim.account.id, sessionsEnded: 1 }],
       ["login.locked", {}],

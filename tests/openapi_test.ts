@@ -333,6 +333,52 @@ Deno.test("[openapi] the main journeys answer exactly what the document says", a
       await expect(await api.call("GET", "/me/completions"), 401);
     });
 
+    await test.step("moderation and the audit trail", async () => {
+      const user = newUser("mod");
+      const mod = await register(api, user);
+      const done = await complete(api, mod.accessToken, points.slug);
+      assert.equal(done.status, 201);
+      const { completion } = await done.json();
+      await expect(await api.call("GET", "/admin/accounts?q=mod", admin), 200);
+      await expect(await api.call("GET", "/admin/accounts?limit=0", admin), 400);
+      await expect(await api.call("GET", "/admin/accounts"), 403);
+      await expect(await api.call("GET", `/admin/accounts/${mod.account.id}`, admin), 200);
+      await expect(await api.call("GET", "/admin/accounts/2147483647", admin), 404);
+      await expect(
+        await api.call("GET", `/admin/accounts/${mod.account.id}/completions`, admin),
+        200,
+      );
+      await expect(await api.call("GET", "/admin/accounts/2147483647/completions", admin), 404);
+      const void_ = (body: unknown) =>
+        api.call("POST", `/admin/completions/${completion.id}/void`, { ...admin, body });
+      await expect(await void_({ reason: "" }), 400);
+      await expect(await void_({ reason: "test" }), 200);
+      await expect(await void_({ reason: "test" }), 409);
+      await expect(
+        await api.call("POST", "/admin/completions/2147483647/void", {
+          ...admin,
+          body: { reason: "x" },
+        }),
+        404,
+      );
+      const suspension = `/admin/accounts/${mod.account.id}/suspension`;
+      await expect(await api.call("POST", suspension, { ...admin, body: { reason: "" } }), 400);
+      await expect(await api.call("POST", suspension, { ...admin, body: { reason: "x" } }), 200);
+      await expect(
+        await api.call("POST", "/admin/accounts/2147483647/suspension", {
+          ...admin,
+          body: { reason: "x" },
+        }),
+        404,
+      );
+      await expect(await api.call("POST", "/auth/login", { body: user }), 403);
+      await expect(await api.call("DELETE", suspension, admin), 200);
+      await expect(await api.call("DELETE", "/admin/accounts/2147483647/suspension", admin), 404);
+      await expect(await api.call("GET", "/admin/audit?limit=2", admin), 200);
+      await expect(await api.call("GET", "/admin/audit?target=x", admin), 400);
+      await expect(await api.call("GET", "/admin/audit"), 403);
+    });
+
     await test.step("rules and where the caller stands", async () => {
       const daily = { slug: "openapi-daily", label: "Daily", pointValue: 2 };
       await expect(

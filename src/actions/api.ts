@@ -8,6 +8,7 @@ import {
   jsonRequest,
   needsAccessToken,
   needsOperatorToken,
+  notAnOperator,
   problem,
   RETRY_AFTER,
   tooMany,
@@ -113,11 +114,6 @@ export const myCompletionsRoute = createRoute({
     ...alwaysPossible,
   },
 });
-
-const notAnOperator = problem(
-  "ADMIN_TOKEN is not set (every /admin route is refused), or the request does not carry it.",
-  ["operator-routes-disabled", "not-an-operator"],
-);
 
 /** GET /admin/actions */
 export const adminListRoute = createRoute({

@@ -20,6 +20,7 @@ export interface Completion {
     actionLabel: string;
     pointsEarned: number;
     completedAt: string;
+    voidedAt: string | null;
   };
   totalPoints: number;
   rank: number | null;
@@ -55,6 +56,7 @@ export function toCompletionItem(row: q.CompletionRow): Completion["completion"]
     actionLabel: row.label,
     pointsEarned: row.points_earned,
     completedAt: row.completed_at.toISOString(),
+    voidedAt: row.voided_at?.toISOString() ?? null,
   };
 }
 
@@ -86,11 +88,19 @@ export function createCompletions(deps: CompletionsDeps) {
     stallMs: deps.stallMs,
     key: (completion) => completion.accountId,
     async send(completions) {
-      const inserted = await q.insertCompletions(sql, completions, perSecond);
+      let inserted;
+      try {
+        inserted = await q.insertCompletions(sql, completions, perSecond);
+      } catch (error) {
+        // A deadlock or serialization failure rolled the statement back whole: once more.
+        if (!(error instanceof postgres.PostgresError && error.code.startsWith("40"))) throw error;
+        inserted = await q.insertCompletions(sql, completions, perSecond);
+      }
       return completions.map((_, i) => inserted.get(i));
     },
     // An error of PostgreSQL's about the data (a total past the integer's range) or the
-    // transaction (a deadlock with another instance's batch) may be one row's: each is sent alone.
+    // transaction (a deadlock with another instance's batch, twice) may be one row's: each is
+    // sent alone.
     retryAlone: (error) =>
       error instanceof postgres.PostgresError &&
       ["22", "23", "40"].includes(error.code.slice(0, 2)),
@@ -185,6 +195,8 @@ export function createCompletions(deps: CompletionsDeps) {
       const rank = await leaderboard.record({
         accountId,
         username: inserted.username,
+        revision: inserted.revision,
+        hidden: false,
         at: inserted.completed_at,
         totals: {
           all: inserted.total_points,

@@ -2,6 +2,7 @@
 import { liveSession } from "../auth/queries.ts";
 import { arrayLiteral, type Db } from "../db/mod.ts";
 import type { Window } from "../leaderboard/periods.ts";
+import { shown } from "../leaderboard/queries.ts";
 import { type LimitPer, type Rules, standing } from "./rules.ts";
 
 /** A row of `actions`. */
@@ -21,6 +22,11 @@ export interface ActionRow {
 const actionColumns = (db: Db) =>
   db`id, slug, label, point_value, created_at, retired_at, limit_count, limit_per,
      cooldown_seconds`;
+
+/** The columns of an ActionRow, of `actions x`. */
+const actionColumnsOf = (db: Db) =>
+  db`x.id, x.slug, x.label, x.point_value, x.created_at, x.retired_at, x.limit_count,
+     x.limit_per, x.cooldown_seconds`;
 
 /** An action's rules, from its row. */
 export function rulesOf(row: ActionRow): Rules {
@@ -78,12 +84,19 @@ export async function updateAction(
   return row;
 }
 
-/** Retires an action (once: a second retirement keeps the first date). */
-export async function retireAction(db: Db, slug: string): Promise<ActionRow | undefined> {
-  const [row] = await db<ActionRow[]>`
-    UPDATE actions SET retired_at = COALESCE(retired_at, NOW())
-    WHERE slug = ${slug}
-    RETURNING ${actionColumns(db)}`;
+/**
+ * Retires an action (once: a second retirement keeps the first date); `newly` says whether this
+ * call retired it.
+ */
+export async function retireAction(
+  db: Db,
+  slug: string,
+): Promise<(ActionRow & { newly: boolean }) | undefined> {
+  const [row] = await db<(ActionRow & { newly: boolean })[]>`
+    WITH old AS (SELECT id, retired_at FROM actions WHERE slug = ${slug} FOR UPDATE)
+    UPDATE actions x SET retired_at = COALESCE(x.retired_at, NOW())
+    FROM old WHERE x.id = old.id
+    RETURNING ${actionColumnsOf(db)}, old.retired_at IS NULL AS newly`;
   return row;
 }
 
@@ -146,18 +159,21 @@ export async function myActions(
     ORDER BY x.slug`;
 }
 
-/** A completion as stored, with its action's slug and current label. */
+/** A completion as stored, with its action's slug and current label, and when it was voided. */
 export interface CompletionRow {
   id: number;
   slug: string;
   label: string;
   points_earned: number;
   completed_at: Date;
+  voided_at: Date | null;
 }
 
 /** What `insertCompletions` wrote for one completion: the log row and the account's new totals. */
 export interface Inserted extends CompletionRow {
   username: string;
+  /** The account's revision (score_ledger.revision) after it. */
+  revision: number;
   total_points: number;
   day_points: number;
   week_points: number;
@@ -199,7 +215,8 @@ export interface NewCompletion {
  * counts against the per-second limit and writes nothing else.
  *
  * The completions must be of distinct accounts (one upsert cannot change a row twice); rows are
- * locked in account order, as every batch locks them. Answers, by index into `completions`, what
+ * locked in account order, as every batch locks them, and an account's ledger row before its
+ * period rows (day, month, week: as a void locks them). Answers, by index into `completions`, what
  * was written; a completion with no answer wrote nothing because its account, its session or its
  * action is not active, a limit or rule refused it or its key is taken (`completionObstacle`).
  * One failing completion (a total past the integer's range) fails them all: callers retry alone.
@@ -230,7 +247,7 @@ export async function insertCompletions(
       ) WITH ORDINALITY AS i (account_id, session_id, slug, key, at, day, week, month, n)
     ), account AS (
       SELECT a.id, a.username FROM input i JOIN accounts a ON a.id = i.account_id
-      WHERE a.deleted_at IS NULL
+      WHERE ${shown(db)}
         AND (i.session_id IS NULL
              OR EXISTS (${liveSession(db, db`i.account_id`, db`i.session_id`)}))
       ORDER BY a.id
@@ -294,25 +311,28 @@ export async function insertCompletions(
       ORDER BY go.account_id
       RETURNING id, account_id, points_earned, completed_at
     ), ledger AS (
-      INSERT INTO score_ledger AS s (account_id, total_points)
-      SELECT account_id, points_earned FROM logged
+      INSERT INTO score_ledger AS s (account_id, total_points, revision)
+      SELECT account_id, points_earned, 1 FROM logged
       ORDER BY account_id
       ON CONFLICT (account_id) DO UPDATE
-        SET total_points = s.total_points + EXCLUDED.total_points, last_activity_at = NOW()
-      RETURNING account_id, total_points
+        SET total_points = s.total_points + EXCLUDED.total_points, last_activity_at = NOW(),
+            revision = s.revision + 1
+      RETURNING account_id, total_points, revision
     ), periods AS (
       INSERT INTO period_scores AS p (period, starts_at, account_id, total_points)
       SELECT w.period, w.starts_at, logged.account_id, logged.points_earned
-      FROM logged JOIN input i ON i.account_id = logged.account_id,
+      FROM ledger JOIN logged ON logged.account_id = ledger.account_id
+           JOIN input i ON i.account_id = logged.account_id,
            LATERAL (VALUES ('day', i.day), ('week', i.week), ('month', i.month))
              AS w (period, starts_at)
-      ORDER BY logged.account_id
+      ORDER BY logged.account_id, w.period
       ON CONFLICT (period, starts_at, account_id) DO UPDATE
         SET total_points = p.total_points + EXCLUDED.total_points
       RETURNING account_id, period, total_points
     )
     SELECT i.n::int, logged.id, i.slug, action.label, logged.points_earned, logged.completed_at,
-           account.username, ledger.total_points,
+           NULL::timestamptz AS voided_at,
+           account.username, ledger.total_points, ledger.revision::float8 AS revision,
            (SELECT total_points FROM periods p
             WHERE p.account_id = logged.account_id AND p.period = 'day') AS day_points,
            (SELECT total_points FROM periods p
@@ -353,7 +373,7 @@ export async function completionObstacle(
       last_at: Date | null;
     } & Partial<ActionRow>)[]
   >`
-    SELECT EXISTS (SELECT 1 FROM accounts WHERE id = ${accountId} AND deleted_at IS NULL)
+    SELECT EXISTS (SELECT 1 FROM accounts a WHERE id = ${accountId} AND ${shown(db)})
              AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, accountId, sessionId)}))
              AS active,
            r.window_start + interval '1 second' AS window_ends, r.completions AS rate,
@@ -394,10 +414,11 @@ export async function completionByKey(
   key: string,
 ): Promise<CompletionRow | undefined> {
   const [row] = await db<CompletionRow[]>`
-    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at
+    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at, v.voided_at
     FROM completion_idempotency_keys k
     JOIN action_log l ON l.id = k.action_log_id
     JOIN actions a ON a.id = l.action_id
+    LEFT JOIN completion_voids v ON v.action_log_id = l.id
     WHERE k.account_id = ${accountId} AND k.idempotency_key = ${key}`;
   return row;
 }
@@ -410,8 +431,9 @@ export async function completionsPage(
   before: number | null,
 ): Promise<CompletionRow[]> {
   return await db<CompletionRow[]>`
-    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at
+    SELECT l.id, a.slug, a.label, l.points_earned, l.completed_at, v.voided_at
     FROM action_log l JOIN actions a ON a.id = l.action_id
+    LEFT JOIN completion_voids v ON v.action_log_id = l.id
     WHERE l.account_id = ${accountId} AND (${before}::int IS NULL OR l.id < ${before}::int)
     ORDER BY l.id DESC
     LIMIT ${limit + 1}`;

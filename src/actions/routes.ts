@@ -19,6 +19,7 @@ import {
   updateActionRoute,
 } from "./api.ts";
 import type { Completions } from "./completions.ts";
+import { recordAudit } from "../moderation/queries.ts";
 import * as q from "./queries.ts";
 import { SLUG } from "./schemas.ts";
 
@@ -102,7 +103,10 @@ export function myActionRoutes(deps: { sql: Sql; tokens: AccessTokens; completio
     });
 }
 
-/** GET, POST /admin/actions; PATCH, DELETE /admin/actions/{slug} (behind `requireOperator`). */
+/**
+ * GET, POST /admin/actions; PATCH, DELETE /admin/actions/{slug} (behind `requireOperator`). Each
+ * change and its entry in the audit trail are one transaction.
+ */
 export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
   const { sql, audit } = deps;
   return openApiRouter()
@@ -113,11 +117,20 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
     .openapi(createActionRoute, async (c) => {
       const body = c.req.valid("json");
       try {
-        const row = await q.insertAction(sql, body);
-        const { slug, ...created } = toAction(row);
+        const action = await sql.begin(async (tx) => {
+          const action = toAction(await q.insertAction(tx, body));
+          const { slug, createdAt: _, retiredAt: __, ...created } = action;
+          await recordAudit(tx, {
+            action: "action.created",
+            target: `action:${slug}`,
+            detail: created,
+          }, c.get("operator"));
+          return action;
+        });
+        const { slug, ...created } = action;
         audit("action.created", { slug, ...created });
-        c.header("location", `/admin/actions/${row.slug}`);
-        return c.json(toAction(row), 201);
+        c.header("location", `/admin/actions/${slug}`);
+        return c.json(action, 201);
       } catch (error) {
         if (uniqueViolation(error) === null) throw error;
         throw new Problem(409, {
@@ -129,16 +142,36 @@ export function adminActionRoutes(deps: { sql: Sql; audit: Audit }) {
     .openapi({ ...updateActionRoute, middleware: [possibleSlug] }, async (c) => {
       const { slug } = c.req.valid("param");
       const change = c.req.valid("json");
-      const row = await q.updateAction(sql, slug, change);
+      const row = await sql.begin(async (tx) => {
+        const row = await q.updateAction(tx, slug, change);
+        if (row) {
+          await recordAudit(tx, {
+            action: "action.updated",
+            target: `action:${slug}`,
+            detail: change,
+          }, c.get("operator"));
+        }
+        return row;
+      });
       if (!row) throw unknownAction(slug);
-      audit("action.changed", { slug, ...change });
+      audit("action.updated", { slug, ...change });
       return c.json(toAction(row), 200);
     })
     .openapi({ ...retireActionRoute, middleware: [possibleSlug] }, async (c) => {
       const { slug } = c.req.valid("param");
-      const row = await q.retireAction(sql, slug);
+      const row = await sql.begin(async (tx) => {
+        const row = await q.retireAction(tx, slug);
+        if (row?.newly) {
+          await recordAudit(tx, {
+            action: "action.retired",
+            target: `action:${slug}`,
+            detail: { retiredAt: row.retired_at!.toISOString() },
+          }, c.get("operator"));
+        }
+        return row;
+      });
       if (!row) throw unknownAction(slug);
-      audit("action.retired", { slug, retiredAt: row.retired_at!.toISOString() });
+      if (row.newly) audit("action.retired", { slug, retiredAt: row.retired_at!.toISOString() });
       return c.body(null, 204);
     });
 }

@@ -168,6 +168,9 @@ export const CompletionItem = z.object({
     example: 10,
   }),
   completedAt: timestamp,
+  voidedAt: timestamp.nullable().openapi({
+    description: "When an operator voided it (its points taken back); null while it stands.",
+  }),
 }).openapi("CompletionItem");
 
 /** API.md's `Completion`: the completion and the account's all-time figures after it. */

@@ -20,6 +20,7 @@ import {
   Session,
   SessionList,
   sessionParams,
+  SuspendedProblem,
 } from "./schemas.ts";
 
 const TAG = ["Accounts and sessions"];
@@ -54,7 +55,8 @@ export const loginRoute = createRoute({
   tags: TAG,
   summary: "Sign in",
   description: "Starts a session. An unknown email, a wrong password and a deleted account " +
-    "get the same 401 in about the same time. Failed sign-ins are limited per email and per " +
+    "get the same 401 in about the same time; a suspended account with its right password, " +
+    "a 403. Failed sign-ins are limited per email and per " +
     "client address (by default 5 and 50 in 15 minutes); a successful one clears the email's " +
     "count.",
   request: { body: jsonRequest(loginBody) },
@@ -62,6 +64,13 @@ export const loginRoute = createRoute({
     200: json(Session, "Signed in: a new session's tokens."),
     400: invalid("The body's shape is wrong (missing or non-string fields)."),
     401: problem("The email or password is not right.", ["invalid-credentials"]),
+    403: problem(
+      "The email and password are right, but an operator suspended the account: `until` says " +
+        "until when (null: until lifted). The reason is not shown.",
+      ["account-suspended"],
+      {},
+      SuspendedProblem,
+    ),
     429: tooMany("Too many failed sign-ins for this email or from this address."),
     ...bodyRules,
     ...alwaysPossible,

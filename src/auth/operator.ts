@@ -2,6 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/env.ts";
+import { clientAddress } from "../http/middleware.ts";
 import { Problem } from "../http/problem.ts";
 
 const BEARER = /^Bearer +(\S+) *$/i;
@@ -9,10 +10,11 @@ const BEARER = /^Bearer +(\S+) *$/i;
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
 /**
- * Lets a request through only with the operator token. Without ADMIN_TOKEN every request is 403;
- * a missing or wrong token (an account's access token included) is 403 as well.
+ * Lets a request through only with the operator token, and puts who calls on the context (the
+ * audit trail's request id and client address). Without ADMIN_TOKEN every request is 403; a
+ * missing or wrong token (an account's access token included) is 403 as well.
  */
-export function requireOperator(options: { adminToken: string | null }) {
+export function requireOperator(options: { adminToken: string | null; trustedProxyHops: number }) {
   // Comparing digests keeps the comparison constant-time whatever the lengths.
   const expected = options.adminToken === null ? null : digest(options.adminToken);
   return createMiddleware<AppEnv>(async function operatorOnly(c, next) {
@@ -29,6 +31,10 @@ export function requireOperator(options: { adminToken: string | null }) {
         detail: "Operator routes need Authorization: Bearer <ADMIN_TOKEN>.",
       });
     }
+    c.set("operator", {
+      requestId: c.get("requestId"),
+      client: clientAddress(c, options.trustedProxyHops),
+    });
     await next();
   });
 }

@@ -4,6 +4,7 @@
  */
 import type { Fragment, TransactionSql } from "postgres";
 import { arrayLiteral, type Db } from "../db/mod.ts";
+import { shown } from "../leaderboard/queries.ts";
 
 /** An account as the API shows it. */
 export interface AccountRow {
@@ -25,15 +26,21 @@ export async function insertAccount(
   return row;
 }
 
-/** The account with this (lower-cased) email, deleted or not, with what login needs. */
-export async function findAccountByEmail(
-  db: Db,
-  email: string,
-): Promise<(AccountRow & { password_hash: string; deleted_at: Date | null }) | undefined> {
+/** What login needs of an account: its hash, and whether it is deleted or suspended. */
+export interface LoginRow extends AccountRow {
+  password_hash: string;
+  deleted_at: Date | null;
+  suspended_at: Date | null;
+  suspension_until: Date | null;
+}
+
+/** The account with this (lower-cased) email, deleted, suspended or not, with what login needs. */
+export async function findAccountByEmail(db: Db, email: string): Promise<LoginRow | undefined> {
   // PostgreSQL text cannot hold NUL (it refuses the parameter): no account has such an email.
   if (email.includes("\0")) return undefined;
-  const [row] = await db<(AccountRow & { password_hash: string; deleted_at: Date | null })[]>`
-    SELECT id, username, email, created_at, password_hash, deleted_at
+  const [row] = await db<LoginRow[]>`
+    SELECT id, username, email, created_at, password_hash, deleted_at, suspended_at,
+           suspension_until
     FROM accounts WHERE email = ${email}`;
   return row;
 }
@@ -49,8 +56,8 @@ export async function findActiveAccount(
 ): Promise<AccountRow | undefined> {
   const [row] = await db<AccountRow[]>`
     SELECT id, username, email, created_at
-    FROM accounts
-    WHERE id = ${id} AND deleted_at IS NULL
+    FROM accounts a
+    WHERE id = ${id} AND ${shown(db)}
       AND (${sessionId}::int IS NULL OR EXISTS (${liveSession(db, id, sessionId)}))`;
   return row;
 }
@@ -77,22 +84,31 @@ export function liveSession(
 /** The password hash of an active account. */
 export async function findPasswordHash(db: Db, id: number): Promise<string | undefined> {
   const [row] = await db<{ password_hash: string }[]>`
-    SELECT password_hash FROM accounts WHERE id = ${id} AND deleted_at IS NULL`;
+    SELECT password_hash FROM accounts a WHERE id = ${id} AND ${shown(db)}`;
   return row?.password_hash;
 }
 
 /** Sets an active account's password hash; false when it is not active. */
 export async function updatePasswordHash(db: Db, id: number, hash: string): Promise<boolean> {
   const result = await db`
-    UPDATE accounts SET password_hash = ${hash} WHERE id = ${id} AND deleted_at IS NULL`;
+    UPDATE accounts a SET password_hash = ${hash} WHERE id = ${id} AND ${shown(db)}`;
   return result.count === 1;
 }
 
-/** Soft-deletes an active account; false when it was not active. */
+/** Soft-deletes an account; false when it was deleted already. */
 export async function softDeleteAccount(db: Db, id: number): Promise<boolean> {
   const result = await db`
     UPDATE accounts SET deleted_at = NOW() WHERE id = ${id} AND deleted_at IS NULL`;
   return result.count === 1;
+}
+
+/**
+ * One more revision of the account's place on the boards (score_ledger.revision), for a change of
+ * whether it is shown: the Redis copy then takes its new state over any older one that arrives
+ * late. Nothing for an account without points.
+ */
+export async function bumpRevision(db: Db, id: number): Promise<void> {
+  await db`UPDATE score_ledger SET revision = revision + 1 WHERE account_id = ${id}`;
 }
 
 /**
@@ -167,7 +183,8 @@ export interface RefreshTokenRow {
   in_grace: boolean;
   expired: boolean;
   session_ended: boolean;
-  account_deleted: boolean;
+  /** Deleted or suspended. */
+  account_inactive: boolean;
 }
 
 /** The refresh token with this hash, its account and the state of its session. */
@@ -183,7 +200,7 @@ export async function findRefreshToken(
              AND t.revoked_at > NOW() - make_interval(secs => ${graceSeconds}::int) AS in_grace,
            t.expires_at <= NOW() AS expired,
            s.ended_at IS NOT NULL AS session_ended,
-           a.deleted_at IS NOT NULL AS account_deleted
+           NOT ${shown(db)} AS account_inactive
     FROM refresh_tokens t
     JOIN accounts a ON a.id = t.account_id
     JOIN sessions s ON s.id = t.session_id

@@ -1,6 +1,7 @@
 /** Request and response shapes of the accounts-and-sessions routes (API.md's rules for each). */
 import { z } from "@hono/zod-openapi";
 import { intParam, MAX_ID } from "../http/validation.ts";
+import { Problem } from "../http/openapi.ts";
 
 const utf8 = new TextEncoder();
 const CONTROL = /[\p{Cc}\u2028\u2029]/u;
@@ -130,3 +131,11 @@ export const SessionInfo = z.object({
 
 /** GET /me/sessions */
 export const SessionList = z.object({ sessions: z.array(SessionInfo) }).openapi("SessionList");
+
+/** The 403 of a sign-in to a suspended account. */
+export const SuspendedProblem = z.object({
+  ...Problem.shape,
+  until: timestamp.nullable().openapi({
+    description: "When the suspension ends; null: until an operator lifts it.",
+  }),
+}).openapi("SuspendedProblem");

@@ -7,6 +7,7 @@ import { type Db, uniqueViolation } from "../db/mod.ts";
 
 import { Problem, unauthorized } from "../http/problem.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
+import type { Clock } from "../leaderboard/periods.ts";
 import type { Audit } from "../ops/audit.ts";
 import type { LoginLimiter } from "./login_limiter.ts";
 import type { PasswordHasher } from "./password_hasher.ts";
@@ -50,6 +51,9 @@ export interface SessionDeps {
   /** Seconds during which a rotated refresh token still gets a new pair; 0: never. */
   refreshTokenReuseInterval: number;
   audit: Audit;
+  clock: Clock;
+  /** Reinstates the account if its suspension has ended (src/moderation/). */
+  reinstateDue(accountId: number): Promise<void>;
 }
 
 /** The account's public fields. */
@@ -140,6 +144,21 @@ export function createSessions(deps: SessionDeps) {
         return matches && account !== undefined && account.deleted_at === null;
       });
       if (!ok || !account) throw invalidCredentials();
+      if (account.suspended_at !== null) {
+        const until = account.suspension_until;
+        if (until === null || until.getTime() > deps.clock.now()) {
+          // The right password: the account may know why it cannot sign in (not the reason).
+          throw new Problem(403, {
+            kind: "account-suspended",
+            detail: until === null
+              ? "This account is suspended."
+              : `This account is suspended until ${until.toISOString()}.`,
+            members: { until: until?.toISOString() ?? null },
+          });
+        }
+        // Its suspension has ended, and no instance has reinstated it yet: this one does.
+        await deps.reinstateDue(account.id);
+      }
       return await start(sql, account);
     },
 
@@ -156,7 +175,7 @@ export function createSessions(deps: SessionDeps) {
         outcome = await sql.begin(async (tx) => {
           if ((await q.lockSessionOf(tx, hash)) === undefined) return null;
           const stored = await q.findRefreshToken(tx, hash, deps.refreshTokenReuseInterval);
-          if (!stored || stored.account_deleted) return null;
+          if (!stored || stored.account_inactive) return null;
           switch (stored.revoked_reason) {
             case null:
               if (stored.expired || stored.session_ended) return null;
@@ -261,10 +280,11 @@ export function createSessions(deps: SessionDeps) {
       const deleted = await sql.begin(async (tx) => {
         const deleted = await q.softDeleteAccount(tx, accountId);
         await q.endSessions(tx, { accountId });
+        await q.bumpRevision(tx, accountId);
         return deleted;
       });
       if (deleted) audit("account.deleted", { accountId });
-      await leaderboard.remove(accountId);
+      await leaderboard.sync([accountId]);
     },
   };
 }

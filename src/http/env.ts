@@ -16,5 +16,7 @@ export type AppEnv = {
     cacheStamp: CacheStamp | undefined;
     /** When the request is answered 503 if it has not been (`performance.now()` time; deadline.ts). */
     deadlineAt: number;
+    /** Behind the operator guard: who makes the change, for the audit trail. */
+    operator: { requestId: string; client: string };
   };
 };

@@ -75,6 +75,12 @@ export function problem(
   };
 }
 
+/** 403 of every /admin route. */
+export const notAnOperator = problem(
+  "ADMIN_TOKEN is not set (every /admin route is refused), or the request does not carry it.",
+  ["operator-routes-disabled", "not-an-operator"],
+);
+
 /** 400: the request failed validation (`errors` lists each failure). */
 export function invalid(description = "The request is not valid; `errors` lists each failure.") {
   return problem(description, ["validation-error"]);

@@ -1,15 +1,19 @@
 /**
  * Audit events: what operators and security reviews need to find later (catalogue changes,
- * account deletions, sessions revoked after a refresh token's reuse, lock-outs), each a log line
- * of its own under the `scoreboard.audit` category. Never a password, token, hash or email.
+ * suspensions and voids — also kept in PostgreSQL's trail, src/moderation/ — account deletions,
+ * sessions revoked after a refresh token's reuse, lock-outs), each a log line of its own under the
+ * `scoreboard.audit` category. Never a password, token, hash or email.
  */
 import type { Logger } from "@logtape/logtape";
 
 /** The events audited. */
 export type AuditEvent =
   | "action.created"
-  | "action.changed"
+  | "action.updated"
   | "action.retired"
+  | "account.suspended"
+  | "account.reinstated"
+  | "completion.voided"
   | "account.deleted"
   | "password.changed"
   | "sessions.ended"
