@@ -117,6 +117,14 @@ export function createModeration(deps: ModerationDeps) {
     for (const id of await q.dueSuspensions(sql, now)) await reinstate(id, NO_CALLER, now);
   }
 
+  // One sweep at a time: while PostgreSQL is slow, ticks are skipped rather than piled up.
+  let sweeping = false;
+  function tick(): void {
+    if (sweeping) return;
+    sweeping = true;
+    sweep().catch((error) => deps.onError(error)).finally(() => sweeping = false);
+  }
+
   return {
     account,
 
@@ -245,7 +253,7 @@ export function createModeration(deps: ModerationDeps) {
 
     /** Looks for ended suspensions every `sweepMs`. */
     start(): void {
-      timer ??= setInterval(() => sweep().catch((error) => deps.onError(error)), deps.sweepMs);
+      timer ??= setInterval(tick, deps.sweepMs);
       Deno.unrefTimer(timer);
     },
 
