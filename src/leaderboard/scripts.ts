@@ -26,21 +26,28 @@ local function ids(rows)
   for i = 1, #rows, 2 do list[#list + 1] = rows[i] end
   return list
 end
--- Puts an account's state at revision rev on a board, unless the board holds a newer one: shown
--- with total (a total of 0 is not shown), or hidden. Answers whether the set changed.
-local function apply(set, marker, revisions, id, rev, hidden, total, at)
+-- Puts an account's state at revision rev on a board whose marker says built (nil: a rebuild,
+-- which marks the board itself once it is whole), unless the board holds a newer one: shown with
+-- total (a total of 0 is not shown), or hidden. Answers 'lost' when the board's revisions are gone
+-- (an eviction), else whether the set changed.
+local function apply(set, marker, revisions, built, id, rev, hidden, total, at)
   local held = redis.call('HGET', revisions, id)
-  if held and tonumber(held) > tonumber(rev) then return false end
-  redis.call('HSET', revisions, id, rev)
-  expire(revisions, at)
+  if not held then
+    if built == '1' and redis.call('EXISTS', revisions) == 0 then return 'lost' end
+  elseif tonumber(held) > tonumber(rev) then
+    return false
+  end
+  if redis.call('HSET', revisions, id, rev) == 1 then expire(revisions, at) end
   local changed
   if hidden or tonumber(total) <= 0 then
     changed = redis.call('ZREM', set, id) == 1
-    if changed and redis.call('EXISTS', set) == 0 then redis.call('SET', marker, '0', 'KEEPTTL') end
+    if built and changed and redis.call('EXISTS', set) == 0 then
+      redis.call('SET', marker, '0', 'KEEPTTL')
+    end
   else
     changed = redis.call('ZADD', set, 'CH', total, id) == 1
     -- A complete, empty board was just created by this ZADD: mark it, give it an end.
-    if redis.call('GET', marker) ~= '1' then
+    if built == '0' then
       redis.call('SET', marker, '1')
       expire(set, at)
       expire(marker, at)
@@ -66,10 +73,15 @@ local changed = false
 for i = 1, (#KEYS - 1) / 3 do
   local set, marker, revisions = KEYS[3 * i - 1], KEYS[3 * i], KEYS[3 * i + 1]
   local total, at = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
-  if lost(set, marker, revisions) then
+  local built = redis.call('GET', marker)
+  local applied = 'lost'
+  if built and not (built == '1' and redis.call('EXISTS', set) == 0) then
+    applied = apply(set, marker, revisions, built, id, rev, hidden, total, at)
+  end
+  if applied == 'lost' then
     result[i + 1] = 1
   else
-    if apply(set, marker, revisions, id, rev, hidden, total, at) then changed = true end
+    if applied then changed = true end
     if i == 1 and not hidden then result[1] = above(set, total, id) end
     result[i + 1] = 0
   end
@@ -89,7 +101,7 @@ return result`,
 local shown = 0
 for i = 2, #ARGV, 5 do
   local id, hidden, total = ARGV[i], ARGV[i + 3] == '1', ARGV[i + 4]
-  apply(KEYS[1], KEYS[2], KEYS[3], id, ARGV[i + 2], hidden, total, ARGV[1])
+  apply(KEYS[1], KEYS[2], KEYS[3], nil, id, ARGV[i + 2], hidden, total, ARGV[1])
   if not hidden and tonumber(total) > 0 then
     shown = shown + 1
     redis.call('HSET', KEYS[4], id, ARGV[i + 1])
