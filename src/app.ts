@@ -10,6 +10,7 @@ import {
   myCompletionRoutes,
 } from "./actions/routes.ts";
 import { requireOperator } from "./auth/operator.ts";
+import { consoleRoutes } from "./console/routes.ts";
 import { authRoutes, meRoutes, mySessionRoutes, passwordRoutes } from "./auth/routes.ts";
 import { isConnectionError, isUnsafeTransaction } from "./db/database.ts";
 import { unstorableText } from "./db/mod.ts";
@@ -103,7 +104,9 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.route("/leaderboard/stream", streamRoutes({ hub: rt.hub, retryMs: rt.config.sseRetryMs }));
   app.route("/leaderboard", leaderboardRoutes(rt));
   app.route("/", pageRoutes());
-  const operator = requireOperator({ adminToken: rt.config.adminToken, trustedProxyHops: hops });
+  // The console's files come before the operator guard: it is the page that asks for the token.
+  app.route("/", consoleRoutes());
+  const operator = requireOperator({ adminToken: rt.adminToken, trustedProxyHops: hops });
   app.use("/admin", operator);
   app.use("/admin/*", operator);
   app.route("/admin/actions", adminActionRoutes(rt));

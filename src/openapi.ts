@@ -5,6 +5,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./http/env.ts";
 import { ACCESS_TOKEN, jsonBytes, OPERATOR_TOKEN } from "./http/openapi.ts";
+import { consoleRoute } from "./console/api.ts";
 import { liveRoutes } from "./live/api.ts";
 import { documentRoute } from "./ops/api.ts";
 import { VERSION } from "./version.ts";
@@ -34,6 +35,11 @@ const TAGS = [
   { name: "Actions", description: "The catalogue, completing actions, one's own completions." },
   { name: "Leaderboard", description: "Boards by period, entries, the live stream." },
   { name: "Operator", description: "The catalogue's upkeep, behind ADMIN_TOKEN." },
+  {
+    name: "Moderation",
+    description: "Accounts, suspensions, voids, the audit trail and the console, behind " +
+      "ADMIN_TOKEN.",
+  },
   { name: "Operations", description: "Health, readiness, metrics, the page, this document." },
 ];
 
@@ -54,7 +60,7 @@ function describe(app: OpenAPIHono<AppEnv>): Record<string, unknown> {
       "/admin route answers 403.",
   });
   // Served by plain routes (a stream, a page): described here, validated by the same schemas.
-  for (const route of liveRoutes) registry.registerPath(route);
+  for (const route of [...liveRoutes, consoleRoute]) registry.registerPath(route);
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: { title: "scoreboard", version: VERSION, description: DESCRIPTION },

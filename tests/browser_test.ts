@@ -3,7 +3,8 @@
  * one), driven by playwright-core, against real server processes.
  */
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { launch } from "./chromium.ts";
 import { formatWindow } from "../src/live/page/format.js";
 import {
   ADMIN_TOKEN,
@@ -21,25 +22,8 @@ import {
 } from "./helpers.ts";
 import { startServer, type TestServer } from "./server.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-
 /** Reconnection waits grow up to 30 s; these tests wait for a few attempts at most. */
 const RECOVERY_MS = 30_000;
-
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}
 
 /** What a page did: its errors (failed stream requests aside), its states, its stream answers. */
 interface Watched {

@@ -19,7 +19,17 @@ type Json = any;
 const METHODS = ["get", "put", "post", "delete", "patch", "head"];
 
 /** The page's script and style: served for the page, left out of the document on purpose. */
-const PAGE_ASSETS = ["/app.css", "/app.js", "/board.js", "/format.js", "/sse.js", "/stream.js"];
+const PAGE_ASSETS = [
+  "/app.css",
+  "/app.js",
+  "/board.js",
+  "/format.js",
+  "/sse.js",
+  "/stream.js",
+  "/admin",
+  "/admin/console.js",
+  "/admin/console.css",
+];
 
 async function documentOf(t: Pick<TestApp, "call">): Promise<Json> {
   const res = await t.call("GET", "/openapi.json");

@@ -1,14 +1,11 @@
 /** GET /leaderboard/stream (Server-Sent Events) and the page at GET / that shows it. */
 import { Hono } from "hono";
+import { assetRoutes } from "../http/assets.ts";
 import type { AppEnv } from "../http/env.ts";
 import { Problem } from "../http/problem.ts";
 import { queryParams } from "../http/validation.ts";
 import { streamQuery } from "../leaderboard/schemas.ts";
 import type { LiveHub } from "./hub.ts";
-
-/** The page's own policy: its script, style and stream come from this origin only. */
-const PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
-  "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** The page's files by path: its modules import one another from the root. */
 const ASSETS: Record<string, string> = {
@@ -19,12 +16,6 @@ const ASSETS: Record<string, string> = {
   "/format.js": "format.js",
   "/sse.js": "sse.js",
   "/stream.js": "stream.js",
-};
-
-const TYPES: Record<string, string> = {
-  html: "text/html; charset=utf-8",
-  js: "text/javascript; charset=utf-8",
-  css: "text/css; charset=utf-8",
 };
 
 const STREAM_HEADERS = {
@@ -56,27 +47,5 @@ export function streamRoutes(deps: { hub: LiveHub; retryMs: number }) {
 
 /** GET / and its files (ASSETS): the live page, no build step. */
 export function pageRoutes() {
-  const cache = new Map<string, Promise<Uint8Array>>();
-  const app = new Hono<AppEnv>();
-  for (const [path, file] of Object.entries(ASSETS)) {
-    app.get(path, async (c) => {
-      let body = cache.get(file);
-      if (!body) {
-        body = Deno.readFile(new URL(`./page/${file}`, import.meta.url));
-        cache.set(file, body);
-      }
-      return c.body(await body as Uint8Array<ArrayBuffer>, 200, {
-        "content-type": TYPES[file.split(".").pop()!],
-        "cache-control": "no-cache",
-        "content-security-policy": PAGE_CSP,
-        // Headers that only a document needs (the API's responses go without them).
-        "referrer-policy": "no-referrer",
-        "x-frame-options": "DENY",
-        "cross-origin-opener-policy": "same-origin",
-        "origin-agent-cluster": "?1",
-        "cross-origin-resource-policy": "same-origin",
-      });
-    });
-  }
-  return app;
+  return assetRoutes(new URL("./page/", import.meta.url), ASSETS);
 }
