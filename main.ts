@@ -4,6 +4,7 @@
  * then the embedded PostgreSQL.
  */
 import { getLogger } from "@logtape/logtape";
+import { resolve } from "node:path";
 import { createApp } from "./src/app.ts";
 import { serveWithNode } from "./src/http/node_server.ts";
 import { loadConfigOrExit } from "./src/config.ts";
@@ -15,7 +16,11 @@ import { startLine } from "./src/ops/start_line.ts";
 import { openRuntime, type Runtime } from "./src/runtime.ts";
 
 const config = loadConfigOrExit(navigator.hardwareConcurrency);
-const accessLog = await configureLogging(config.logLevel);
+const accessLog = await configureLogging(
+  config.logLevel,
+  config.logFormat ?? (Deno.stdout.isTerminal() ? "pretty" : "json"),
+  config.logColor,
+);
 const log = getLogger(["scoreboard"]);
 const startLog = log.getChild("start");
 
@@ -65,6 +70,21 @@ async function fail(message: string, properties: Record<string, unknown> = {}): 
 }
 
 if (config.databaseUrl === null) {
+  // `deno task start` allows DATA_DIR, wherever it is; a `deno run` of other flags may not.
+  const dataDir = resolve(config.dataDir);
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: dataDir }).state !== "granted") {
+      // Written out, not interpolated: a line to copy as it is.
+      const quoted = JSON.stringify(dataDir);
+      await fail(
+        `DATA_DIR ${quoted} may not be ${name === "read" ? "read" : "written"} by this run: ` +
+          "start it with `deno task start`, which allows DATA_DIR wherever it is, or add " +
+          `--allow-read=${quoted} --allow-write=${quoted} to \`deno run\` (in the container, ` +
+          "mount the volume at /app/data and leave DATA_DIR unset)",
+        { dataDir },
+      );
+    }
+  }
   const { startEmbeddedPostgres } = await import("./src/db/embedded/mod.ts");
   const started = performance.now();
   const pg = await startEmbeddedPostgres(config.dataDir, log).catch((error: Error) =>
@@ -93,7 +113,14 @@ const app = createApp(rt);
 const listening = {
   port: config.port,
   onListen: ({ hostname, port }: { hostname: string; port: number }) =>
-    startLog.info(...startLine(config, { hostname, port, embedded: embedded?.dataDir ?? null })),
+    startLog.info(
+      ...startLine(config, {
+        hostname,
+        port,
+        embedded: embedded?.dataDir ?? null,
+        operator: { on: rt!.adminToken !== null, tokenFile: rt!.adminTokenFile },
+      }),
+    ),
 };
 server = config.httpServer === "node"
   ? serveWithNode(listening, app.fetch)

@@ -87,6 +87,9 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE * 1000).default(10_000),
   REQUEST_TIMEOUT_MS: int(100, 10 * MINUTE * 1000).default(5_000),
   LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
+  LOG_FORMAT: optional(z.enum(["json", "pretty"])),
+  // https://no-color.org: any value turns the colours of pretty lines off.
+  NO_COLOR: optional(z.string()),
 });
 
 type Env = z.infer<typeof schema>;
@@ -133,6 +136,10 @@ export interface Config {
   /** How long a request may take before its response starts (503 after that). */
   readonly requestTimeoutMs: number;
   readonly logLevel: Env["LOG_LEVEL"];
+  /** json or pretty lines; null: pretty on a terminal, json otherwise. */
+  readonly logFormat: "json" | "pretty" | null;
+  /** Whether pretty lines are coloured (NO_COLOR unset). */
+  readonly logColor: boolean;
 }
 
 /** The names of every variable the service reads, for `--allow-env` and the README. */
@@ -186,6 +193,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? null,
+    logColor: e.NO_COLOR === undefined,
   });
 }
 

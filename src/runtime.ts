@@ -11,6 +11,7 @@ import { createPasswordHasher, type PasswordHasher } from "./auth/password_hashe
 import { createSessions, type Sessions } from "./auth/sessions.ts";
 import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
 import type { Config } from "./config.ts";
+import { operatorToken } from "./auth/operator.ts";
 import { accessTokenSecret } from "./auth/secret.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import type { SchemaState } from "./db/startup.ts";
@@ -34,6 +35,10 @@ const SUSPENSION_SWEEP_MS = 1000;
 /** One instance's clients and services. */
 export interface Runtime {
   readonly config: Config;
+  /** The operator token (ADMIN_TOKEN, or the one the embedded mode keeps), or null: no /admin. */
+  readonly adminToken: string | null;
+  /** Where the instance keeps the operator token it made, or null. */
+  readonly adminTokenFile: string | null;
   readonly log: Logger;
   readonly clock: Clock;
   /** PostgreSQL, watched: a pool replaced after an outage. */
@@ -81,6 +86,7 @@ export async function openRuntime(
   const databaseUrl = options.databaseUrl ?? config.databaseUrl;
   if (databaseUrl === null) throw new Error("openRuntime: no database URL");
   const secret = await accessTokenSecret(config, log);
+  const operator = await operatorToken(config);
   const metrics = createMetrics(config.redisUrl === null ? "single-instance" : "scale-out");
   const audit = auditLog(log);
   const dbLog = log.getChild("postgres");
@@ -224,6 +230,8 @@ export async function openRuntime(
 
   return {
     config,
+    adminToken: operator.token,
+    adminTokenFile: operator.file,
     log,
     clock,
     database,

@@ -4,16 +4,20 @@ import { lines } from "../src/lines.ts";
 const ROOT = new URL("../", import.meta.url);
 
 /**
- * The permission flags of `deno task start`, read from deno.json, so that the servers under test
- * run with exactly the permissions an operator's do.
+ * The permission flags of `deno task start`, read from deno.json, with DATA_DIR as `dataDir` (the
+ * task allows the one it is given), so that the servers under test run with exactly the
+ * permissions an operator's do.
  */
-export function startTaskFlags(): string[] {
+export function startTaskFlags(dataDir = "./data"): string[] {
   const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
-  const words = String(config.tasks.start).trim().split(/\s+/);
+  const task = String(config.tasks.start);
+  const run = task.slice(task.lastIndexOf("&& ") + 3).trim();
+  // The task's words, its quotes taken off (flags are quoted where DATA_DIR may hold spaces).
+  const words = [...run.matchAll(/"([^"]*)"|(\S+)/g)].map((match) =>
+    (match[1] ?? match[2]).replaceAll("$DATA_DIR", dataDir)
+  );
   if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
-    throw new Error(
-      `deno.json: the start task is not "deno run <flags> main.ts": ${words.join(" ")}`,
-    );
+    throw new Error(`deno.json: the start task is not "… && deno run <flags> main.ts": ${task}`);
   }
   return words.slice(2, -1);
 }
@@ -45,7 +49,7 @@ export interface TestServer {
 
 /** Options of `startServer`. */
 export interface StartOptions {
-  /** DATA_DIR, outside the checkout: set, and allowed to be read and written. */
+  /** DATA_DIR, outside the checkout: set, and allowed to be read and written (as the task does). */
   dataDir?: string;
   /** Opens V8's inspector on a free port (see `loadedModules`). */
   inspect?: boolean;
@@ -67,15 +71,12 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<TestServer> {
   const extra = [
-    ...(options.dataDir === undefined
-      ? []
-      : [`--allow-read=${options.dataDir}`, `--allow-write=${options.dataDir}`]),
     ...(options.inspect ? ["--inspect=127.0.0.1:0"] : []),
     ...(options.flags ?? []),
   ];
   const chosenPort = options.discardLogs ? freePort() : 0;
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...startTaskFlags(), ...extra, "main.ts"],
+    args: ["run", ...startTaskFlags(options.dataDir), ...extra, "main.ts"],
     cwd: ROOT,
     clearEnv: true,
     env: {

@@ -1,5 +1,8 @@
 /** The operator guard of `/admin`: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { join, resolve } from "node:path";
+import type { Config } from "../config.ts";
+import { keptSecret } from "../data_dir.ts";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
@@ -37,4 +40,22 @@ export function requireOperator(options: { adminToken: string | null; trustedPro
     });
     await next();
   });
+}
+
+/** The operator token of an instance, and the file it is kept in (when the instance made it). */
+export interface OperatorToken {
+  token: string | null;
+  file: string | null;
+}
+
+/**
+ * ADMIN_TOKEN; else, with the embedded PostgreSQL, a token the instance made on its first start
+ * and keeps in DATA_DIR/admin-token (mode 0600), so that a first start is usable as it is; else
+ * none (every /admin route is 403).
+ */
+export async function operatorToken(config: Config): Promise<OperatorToken> {
+  if (config.adminToken !== null) return { token: config.adminToken, file: null };
+  if (config.databaseUrl !== null) return { token: null, file: null };
+  const file = resolve(join(config.dataDir, "admin-token"));
+  return { token: await keptSecret(file), file };
 }

@@ -1,18 +1,28 @@
 /**
- * Where the logs go: every line, whatever its level, is one JSON object on stdout. Lines are
- * written in batches — one write for all the lines of a few milliseconds — so that the access log
- * does not cost a system call per request. The start and stop lines (`scoreboard.start`) are
- * always written, whatever LOG_LEVEL says.
+ * Where the logs go: every line, whatever its level, is one line on stdout — a JSON object for
+ * machines (LOG_FORMAT=json, the default when stdout is not a terminal), or a readable line for a
+ * person at a terminal (LOG_FORMAT=pretty). Lines are written in batches — one write for all the
+ * lines of a few milliseconds — so that the access log does not cost a system call per request.
+ * The start and stop lines (`scoreboard.start`) are always written, whatever LOG_LEVEL says.
  */
 import {
   compareLogLevel,
   configure,
   dispose,
+  getAnsiColorFormatter,
+  getTextFormatter,
   jsonLinesFormatter,
   type LogLevel,
   type LogRecord,
   type Sink,
+  type TextFormatter,
 } from "@logtape/logtape";
+
+/** How lines are written: JSON objects, or readable text. */
+export type LogFormat = "json" | "pretty";
+
+/** Readable lines: time, level, category, the message with its values; coloured or not. */
+const PRETTY = { timestamp: "time", value: "bare", category: "." } as const;
 
 /** How long a line may wait for others before it is written. */
 const FLUSH_MS = 10;
@@ -26,9 +36,10 @@ const BATCH_CHARS = 64 * 1024;
  */
 const MAX_WAITING_BYTES = 8 * 1024 * 1024;
 
-/** A sink that writes JSON lines to stdout in batches; `line` adds a line formatted already. */
+/** A sink that writes lines to stdout in batches; `line` adds a line formatted already. */
 export function batchedStdoutSink(
   write: (bytes: Uint8Array) => Promise<number> = (bytes) => Deno.stdout.write(bytes),
+  format: TextFormatter = jsonLinesFormatter,
 ): Sink & AsyncDisposable & { line(text: string): void } {
   const encoder = new TextEncoder();
   let batch: string[] = [];
@@ -72,7 +83,7 @@ export function batchedStdoutSink(
     else timer ??= setTimeout(flush, FLUSH_MS);
   }
 
-  const sink = (record: LogRecord) => line(jsonLinesFormatter(record));
+  const sink = (record: LogRecord) => line(format(record));
   return Object.assign(sink, { line, [Symbol.asyncDispose]: () => flush() });
 }
 
@@ -96,8 +107,19 @@ export type AccessLogWriter = (record: AccessRecord) => void;
  * every request: its lines are formatted here directly, in the shape of every other line
  * (logtape's JSON lines), at a fifth of the cost of going through a logger.
  */
-export async function configureLogging(level: LogLevel): Promise<AccessLogWriter | null> {
-  const stdout = batchedStdoutSink();
+export async function configureLogging(
+  level: LogLevel,
+  format: LogFormat = "json",
+  color = false,
+): Promise<AccessLogWriter | null> {
+  const stdout = batchedStdoutSink(
+    undefined,
+    format === "json"
+      ? jsonLinesFormatter
+      : color
+      ? getAnsiColorFormatter(PRETTY)
+      : getTextFormatter({ ...PRETTY, level: "ABBR" }),
+  );
   await configure({
     sinks: { stdout },
     loggers: [
@@ -112,7 +134,21 @@ export async function configureLogging(level: LogLevel): Promise<AccessLogWriter
     ],
   });
   if (compareLogLevel(level, "info") > 0) return null;
-  return accessLogWriter(stdout);
+  return format === "json" ? accessLogWriter(stdout) : prettyAccessLogWriter(stdout, color);
+}
+
+/** The access log's writer into `sink`, as readable lines. */
+function prettyAccessLogWriter(sink: { line(text: string): void }, color: boolean) {
+  const dim = (text: string) => color ? `\x1b[2m${text}\x1b[0m` : text;
+  return (r: AccessRecord) => {
+    const time = new Date().toISOString().slice(11, 23);
+    sink.line(
+      `${dim(time)} ${color ? "INF" : "[INF]"} ${
+        dim("scoreboard.http:")
+      } ${r.method} ${r.path} ${r.status} ` +
+        `${r.durationMs} ms (${r.client}, ${r.requestId})\n`,
+    );
+  };
 }
 
 /** The access log's writer into `sink`: each record formatted directly as a JSON line. */
