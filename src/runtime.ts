@@ -142,6 +142,8 @@ export async function openRuntime(
       onScoreUpdate: () => metrics.scoreUpdates.inc(),
       onRebuild: (kind, window, seconds) =>
         metrics.rebuilds.observe({ kind, period: window.period }, seconds),
+      onRebuildFailed: (kind, window) =>
+        metrics.rebuildFailures.inc({ kind, period: window.period }),
     },
   });
   // The first connection rebuilds lost boards; every reconnection after an outage catches up.

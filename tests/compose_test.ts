@@ -14,7 +14,13 @@ const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
 
 /** Variables of the stack itself (docker-compose.yml's), not of the service. */
-const STACK_VARIABLES = ["POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB", "HTTP_PORT"];
+const STACK_VARIABLES = [
+  "POSTGRES_PASSWORD",
+  "POSTGRES_USER",
+  "POSTGRES_DB",
+  "HTTP_PORT",
+  "PROMETHEUS_PORT",
+];
 const SECRETS = ["POSTGRES_PASSWORD", "JWT_SECRET", "ADMIN_TOKEN"];
 
 /** KEY=VALUE lines of an env file (comments and blank lines skipped). */
@@ -128,13 +134,20 @@ Deno.test("[deploy] the stack hard-codes no secret and refuses to start without 
 
 Deno.test("[deploy] the stack: pinned images, health checks, volumes, two replicas behind nginx", () => {
   const doc = composeWithSecrets() as { services: Record<string, Service> };
-  const { postgres, redis, app, proxy } = doc.services;
-  for (const [name, service] of Object.entries({ postgres, redis, proxy })) {
-    assert.match(service.image, /^[a-z]+:\d+\.\d+(\.\d+)?(-[a-z]+)?$/, `${name} is pinned`);
+  const { postgres, redis, app, proxy, prometheus } = doc.services;
+  for (const [name, service] of Object.entries({ postgres, redis, proxy, prometheus })) {
+    assert.match(
+      service.image,
+      /^([a-z]+\/)?[a-z]+:v?\d+\.\d+(\.\d+)?(-[a-z]+)?$/,
+      `${name} is pinned`,
+    );
   }
-  for (const [name, service] of Object.entries({ postgres, redis })) {
+  for (const [name, service] of Object.entries({ postgres, redis, prometheus })) {
     assert.ok(service.healthcheck?.test, `${name} has a health check`);
-    assert.match(service.volumes?.[0] ?? "", /^[a-z-]+:\/[a-z/]+$/, `${name} has a named volume`);
+    assert.ok(
+      service.volumes?.some((volume: string) => /^[a-z-]+:\/[a-z/]+$/.test(volume)),
+      `${name} has a named volume`,
+    );
   }
   assert.equal(app.build, ".");
   assert.ok(app.deploy.replicas >= 2);
@@ -150,6 +163,10 @@ Deno.test("[deploy] the stack: pinned images, health checks, volumes, two replic
   assert.equal(app.env_file, ".env");
   assert.ok(proxy.volumes.includes("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"));
   assert.deepEqual(proxy.ports, ["8080:8080"]);
+  // Prometheus: the shipped rules and scrape configuration, on the host's loopback only.
+  assert.ok(prometheus.volumes.includes("./deploy/prometheus:/etc/prometheus:ro"));
+  assert.deepEqual(prometheus.ports, ["127.0.0.1:9090:9090"]);
+  assert.match(read("deploy/prometheus/prometheus.yml"), /names: \[app\]/);
   // nginx balances the service's replicas on the port the stack gives them.
   assert.match(
     read("deploy/nginx.conf"),

@@ -80,6 +80,7 @@ if (import.meta.main) {
       onScoreUpdate: () => {},
       onRebuild: (_kind, window, seconds) =>
         console.log(`rebuilt ${window.id} in ${Math.round(seconds * 1000)} ms`),
+      onRebuildFailed: (_kind, window) => console.error(`rebuilding ${window.id} failed`),
     },
   });
   let rows = 0;

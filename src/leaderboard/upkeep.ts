@@ -28,6 +28,8 @@ export interface UpkeepEvents {
   onRedisError(error: Error): void;
   /** A board was rebuilt from PostgreSQL (`kind`: reconcile or replace). */
   onRebuild(kind: "reconcile" | "replace", window: Window, seconds: number): void;
+  /** A rebuild failed (it is tried again by the next read or write that finds the board lost). */
+  onRebuildFailed(kind: "reconcile" | "replace", window: Window): void;
 }
 
 /** Options of `createUpkeep`. */
@@ -76,7 +78,13 @@ export function createUpkeep(options: UpkeepOptions): Upkeep {
   function timed(kind: "reconcile" | "replace", window: Window, work: () => Promise<number>) {
     return once(`${kind}:${window.id}`, async () => {
       const started = performance.now();
-      const count = await work();
+      let count;
+      try {
+        count = await work();
+      } catch (error) {
+        events.onRebuildFailed(kind, window);
+        throw error;
+      }
       events.onRebuild(kind, window, (performance.now() - started) / 1000);
       options.changed();
       return count;

@@ -24,6 +24,7 @@ export interface Metrics {
   readonly scoreUpdates: client.Counter;
   readonly redisErrors: client.Counter;
   readonly rebuilds: client.Histogram<"kind" | "period">;
+  readonly rebuildFailures: client.Counter<"kind" | "period">;
   readonly redisUp: client.Gauge;
   readonly subscriptionUp: client.Gauge;
   // PostgreSQL
@@ -106,6 +107,12 @@ export function createMetrics(mode: string): Metrics {
         "replace: built aside and swapped in), by kind and period.",
       labelNames: ["kind", "period"],
       buckets: BUCKETS,
+      registers,
+    }),
+    rebuildFailures: new client.Counter({
+      name: `${PREFIX}rebuild_failures_total`,
+      help: "Rebuilds of a board of the Redis copy that failed, by kind and period.",
+      labelNames: ["kind", "period"],
       registers,
     }),
     redisUp: new client.Gauge({
