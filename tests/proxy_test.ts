@@ -79,6 +79,18 @@ Deno.test("[proxy] nginx with deploy/nginx.conf in front of two instances", asyn
   const api = httpClient(proxy.url);
   const streams: SseStream[] = [];
   try {
+    await t.step(
+      "metrics are not passed on: the instances answer them, the proxy 404",
+      async () => {
+        const outside = await fetch(`${proxy.url}/metrics`);
+        assert.equal(outside.status, 404);
+        await outside.body?.cancel();
+        const inside = await fetch(`${a.url}/metrics`);
+        assert.equal(inside.status, 200);
+        await inside.body?.cancel();
+      },
+    );
+
     await t.step("the first event arrives at once and heartbeats pass unbuffered", async () => {
       // Both instances have served a stream before anything is timed.
       for (const server of servers) {
