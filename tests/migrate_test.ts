@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { resolveBinary } from "dbmate";
 import postgres, { type Sql } from "postgres";
 import { dbmate } from "../src/db/dbmate.ts";
@@ -249,7 +247,9 @@ Deno.test("[db] the tasks that migrate may run the pinned dbmate binary (and the
     assert.equal(flags.length, 1, `${task}: ${tasks[task]}`);
     return flags[0].slice("--allow-run=".length).split(",");
   };
-  const binary = relative(fileURLToPath(ROOT), resolveBinary());
+  // This process resolves packages in dev/node_modules; the server, in the checkout's.
+  const resolved = resolveBinary();
+  const binary = resolved.slice(resolved.lastIndexOf("node_modules/.deno/"));
   const dbmate =
     /^node_modules\/\.deno\/@dbmate\+[^/]+\/node_modules\/@dbmate\/[^/]+\/bin\/dbmate$/;
   const embedded =
