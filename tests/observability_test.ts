@@ -316,11 +316,14 @@ Deno.test("[ops] every line is JSON on stdout; LOG_LEVEL=warning keeps the start
     assert.deepEqual(
       Object.keys(start.properties).sort(),
       [
+        "console",
         "database",
         "hostname",
         "httpServer",
         "mode",
         "operatorRoutes",
+        "operatorTokenFile",
+        "page",
         "port",
         "redis",
         "redisKeyPrefix",
