@@ -31,6 +31,11 @@ export function connectRedis(url: string, commandTimeoutMs: number, log: Logger)
     socketTimeout: commandTimeoutMs,
     // Commands sent in the same tick go out in one write: requests in flight share it.
     enableAutoPipelining: true,
+    // Not the rate limiters' script (rate-limiter-flexible defines it on the client): an automatic
+    // pipeline made before a command is defined lacks it, and calling it there throws
+    // `results[i] is not iterable` outside any promise, which ends the process (ioredis #1931,
+    // fixed in 6.1 by #2180). Limits are counted seldom: they lose nothing by going alone.
+    autoPipeliningIgnoredCommands: ["rlflxIncr"],
     connectionName: "scoreboard",
   });
   const subscriber = new Redis(url, {
