@@ -17,7 +17,9 @@ import { unstorableText } from "./db/mod.ts";
 import { deadline } from "./http/deadline.ts";
 import { responseCache, type Served } from "./http/response_cache.ts";
 import type { AppEnv } from "./http/env.ts";
-import { limitBodies, requireJsonBodies, unsupportedMediaType } from "./http/middleware.ts";
+import { unsupportedMediaType } from "./http/middleware.ts";
+import { methodsOf } from "./http/methods.ts";
+import { hasBody, refusedAtDoor, strictInput } from "./http/strict_input.ts";
 import { openApiRouter } from "./http/openapi.ts";
 import { newRequestId } from "./http/request_id.ts";
 import { Problem, validationProblem } from "./http/problem.ts";
@@ -49,7 +51,9 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   };
   app.use(responseCache({
     version: () => rt.leaderboard.version(),
-    bypass: (origin) => corsOn && origin !== undefined,
+    // Requests the door refuses, or with a body to check, go the whole way.
+    bypass: (c) =>
+      (corsOn && c.req.header("origin") !== undefined) || hasBody(c) || refusedAtDoor(c) !== null,
     served,
   }));
   app.use(requestId({ generator: newRequestId }));
@@ -71,10 +75,12 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
       c.header("content-security-policy", API_CSP);
     }
   });
+  // The body is read before the deadline starts: a client slow to send it is a 408, its own doing.
+  app.use(strictInput({ bodyTimeoutMs: rt.config.requestTimeoutMs }));
   app.use(deadline({ ms: rt.config.requestTimeoutMs, onMiss: () => rt.database.suspect() }));
   app.use(schemaGate(rt.schema));
-  app.use(limitBodies());
-  app.use(requireJsonBodies());
+  /** Handlers that pass requests on, not a route's own (for the methods a path has). */
+  const passing = new Set<unknown>();
   if (corsOn) {
     // Other origins may read the public routes and the stream, and nothing else.
     const readable = cors({
@@ -82,12 +88,13 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
       allowMethods: ["GET", "HEAD"],
       maxAge: 600,
     });
+    passing.add(readable);
     for (const path of ["/actions", "/leaderboard", "/leaderboard/*", "/openapi.json"]) {
       app.on(["GET", "HEAD", "OPTIONS"], path, readable);
     }
   }
 
-  app.route("/", opsRoutes(rt));
+  app.route("/", opsRoutes({ ...rt, metricsToken: rt.config.metricsToken }));
   app.route(
     "/auth",
     authRoutes({ sessions: rt.sessions, trustedProxyHops: rt.config.trustedProxyHops }),
@@ -115,15 +122,24 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   app.route("/admin/audit", auditRoutes(rt));
   serveDescription(app);
 
-  app.notFound((c) =>
-    new Problem(404, { detail: `No route for ${c.req.method} ${c.req.path}.` }).render(c)
-  );
+  let methods: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    // Every route is in place by the first request.
+    methods ??= methodsOf(app.routes, (route) => passing.has(route.handler));
+    const allowed = methods(c.req.path);
+    if (allowed.length === 0) {
+      return new Problem(404, { detail: `No route for ${c.req.method} ${c.req.path}.` }).render(c);
+    }
+    return new Problem(405, {
+      detail: `${c.req.path} does not take ${c.req.method}; it takes ${allowed.join(", ")}.`,
+      headers: { allow: allowed.join(", ") },
+    }).render(c);
+  });
 
   app.onError(function renderError(error, c) {
     if (error instanceof Problem) return error.render(c);
     if (error instanceof HTTPException && error.status === 415) {
-      // @hono/zod-openapi's own media-type check of routes with a body, stricter in a few
-      // corners than requireJsonBodies (a Content-Type sent with no body, say).
+      // @hono/zod-openapi's media-type check of the routes that take a body.
       return unsupportedMediaType().render(c);
     }
     if (error instanceof HTTPException && error.status < 500) {

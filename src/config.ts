@@ -68,6 +68,7 @@ const schema = z.object({
     ),
   ),
   ADMIN_TOKEN: optional(z.string().max(1024)),
+  METRICS_TOKEN: optional(z.string().min(1).max(1024)),
   BCRYPT_COST: int(4, 31).default(12),
   BCRYPT_WORKERS: optional(int(1, 64)),
   ACCESS_TOKEN_TTL: int(1, 7 * DAY).default(15 * MINUTE),
@@ -76,6 +77,8 @@ const schema = z.object({
   LOGIN_MAX_FAILURES_PER_EMAIL: int(1, 1_000_000).default(5),
   LOGIN_MAX_FAILURES_PER_ADDRESS: int(1, 1_000_000).default(50),
   LOGIN_FAILURE_WINDOW: int(1, DAY).default(15 * MINUTE),
+  REGISTRATIONS_PER_ADDRESS: int(1, 1_000_000_000).default(20),
+  REFRESHES_PER_SESSION: int(1, 1_000_000_000).default(30),
   COMPLETIONS_PER_SECOND: int(1, 1_000_000).default(10),
   TRUSTED_PROXY_HOPS: int(0, 10).default(0),
   SSE_HEARTBEAT_MS: int(100, 10 * MINUTE * 1000).default(15_000),
@@ -115,6 +118,8 @@ export interface Config {
   readonly redisKeyPrefix: string;
   readonly jwtSecret: string | null;
   readonly adminToken: string | null;
+  /** /metrics asks for it (Authorization: Bearer) when set. */
+  readonly metricsToken: string | null;
   readonly bcryptCost: number;
   readonly bcryptWorkers: number;
   readonly accessTokenTtl: number;
@@ -124,6 +129,10 @@ export interface Config {
   readonly loginMaxFailuresPerEmail: number;
   readonly loginMaxFailuresPerAddress: number;
   readonly loginFailureWindow: number;
+  /** Registrations from one client address in an hour. */
+  readonly registrationsPerAddress: number;
+  /** Refreshes of one session in a minute. */
+  readonly refreshesPerSession: number;
   readonly completionsPerSecond: number;
   readonly trustedProxyHops: number;
   readonly sseHeartbeatMs: number;
@@ -174,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     jwtSecret: e.JWT_SECRET ?? null,
     adminToken: e.ADMIN_TOKEN ?? null,
+    metricsToken: e.METRICS_TOKEN ?? null,
     bcryptCost: e.BCRYPT_COST,
     bcryptWorkers: e.BCRYPT_WORKERS ?? Math.max(1, cores),
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
@@ -182,6 +192,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     loginMaxFailuresPerEmail: e.LOGIN_MAX_FAILURES_PER_EMAIL,
     loginMaxFailuresPerAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
     loginFailureWindow: e.LOGIN_FAILURE_WINDOW,
+    registrationsPerAddress: e.REGISTRATIONS_PER_ADDRESS,
+    refreshesPerSession: e.REFRESHES_PER_SESSION,
     completionsPerSecond: e.COMPLETIONS_PER_SECOND,
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     sseHeartbeatMs: e.SSE_HEARTBEAT_MS,

@@ -7,6 +7,7 @@ import type { Redis } from "ioredis";
 import type { Sql } from "postgres";
 import { type Completions, createCompletions } from "./actions/completions.ts";
 import { createLoginLimiter } from "./auth/login_limiter.ts";
+import { createRequestLimits } from "./auth/request_limits.ts";
 import { createPasswordHasher, type PasswordHasher } from "./auth/password_hasher.ts";
 import { createSessions, type Sessions } from "./auth/sessions.ts";
 import { type AccessTokens, createAccessTokens } from "./auth/tokens.ts";
@@ -191,6 +192,13 @@ export async function openRuntime(
       // The email's key is a hash: the address of the email never reaches the log.
       onLocked: (by, key) =>
         audit("login.locked", by === "email" ? { emailKey: key } : { address: key }),
+    }),
+    limits: createRequestLimits({
+      redis,
+      prefix: config.redisKeyPrefix,
+      registrationsPerAddress: config.registrationsPerAddress,
+      refreshesPerSession: config.refreshesPerSession,
+      onRefused: (kind) => metrics.rateLimited.inc({ kind }),
     }),
   });
 

@@ -56,6 +56,7 @@ export class Contract {
   readonly #validators = new Map<string, ValidateFunction>();
   readonly #paths: { template: string; pattern: RegExp }[];
   readonly #closedPaths: Json;
+  readonly #closedResponses: Json;
   /** `METHOD template` of every operation an exchange reached. */
   readonly reached = new Set<string>();
 
@@ -72,6 +73,7 @@ export class Contract {
       pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, "[^/]+")}$`),
     }));
     this.#closedPaths = closed.paths;
+    this.#closedResponses = closed.components.responses ?? {};
     this.#ajv = new Ajv2020({ allErrors: true, strict: true });
     this.#ajv.addVocabulary(["example"]);
     addFormats(this.#ajv);
@@ -116,8 +118,12 @@ export class Contract {
       return [(error as Error).message];
     }
     this.reached.add(`${method === "HEAD" ? "HEAD" : method} ${found.template}`);
-    const response = found.op.responses[String(status)];
-    if (!response) return [`${where}: status not in the document`];
+    const listed = found.op.responses[String(status)];
+    if (!listed) return [`${where}: status not in the document`];
+    // A shared response (the door's answers) is referred to by its component.
+    const response = listed.$ref === undefined
+      ? listed
+      : this.#closedResponses[listed.$ref.replace("#/components/responses/", "")];
     const errors: string[] = [];
     for (const [name, header] of Object.entries<Json>(response.headers ?? {})) {
       const value = headers.get(name);

@@ -103,6 +103,8 @@ Deno.test("[durability] on its own (embedded PostgreSQL, no Redis): every acknow
     LOG_LEVEL: "error",
     DATABASE_POOL_SIZE: "3",
     COMPLETIONS_PER_SECOND: "1000",
+    REGISTRATIONS_PER_ADDRESS: "1000000000",
+    REFRESHES_PER_SESSION: "1000000000",
   };
   try {
     const server = await startServer(env, { dataDir });

@@ -97,6 +97,9 @@ export function testEnv(
     BCRYPT_COST: "4",
     BCRYPT_WORKERS: "2",
     LOG_LEVEL: "error",
+    // Every test registers and refreshes from one address; the limits' own tests set theirs.
+    REGISTRATIONS_PER_ADDRESS: "1000000000",
+    REFRESHES_PER_SESSION: "1000000000",
     ...overrides,
   };
 }

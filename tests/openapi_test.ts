@@ -26,7 +26,7 @@ const PAGE_ASSETS = [
   "/format.js",
   "/sse.js",
   "/stream.js",
-  "/admin",
+  "/admin/",
   "/admin/console.js",
   "/admin/console.css",
 ];
@@ -68,18 +68,35 @@ Deno.test("[openapi] the document says who may call what and what every refusal 
     const doc = await documentOf(t);
     assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), [
       "accessToken",
+      "metricsToken",
       "operatorToken",
     ]);
+    assert.deepEqual(doc.servers, [{
+      url: "/",
+      description: "The origin that serves this document.",
+    }]);
     assert.equal(doc.components.securitySchemes.accessToken.bearerFormat, "JWT");
     for (const [method, path, op] of operations(doc)) {
       const where = `${method} ${path}`;
       const schemes = (op.security ?? []).flatMap((s: Json) => Object.keys(s));
-      if (path === "/admin/") assert.deepEqual(schemes, [], where); // the console's HTML
+      assert.ok(Array.isArray(op.security), `${where}: security, [] when public`);
+      assert.match(op.operationId, /^[a-z][A-Za-z]+$/, where);
+      if (path === "/admin") assert.deepEqual(schemes, [], where); // the way to the console
       else if (path.startsWith("/admin")) assert.deepEqual(schemes, ["operatorToken"], where);
       else if (/^\/me(\/|$)/.test(path) || path.endsWith("/complete")) {
         assert.deepEqual(schemes, ["accessToken"], where);
+      } else if (path === "/metrics") {
+        // Public, or with METRICS_TOKEN set, behind it.
+        assert.deepEqual(op.security, [{}, { metricsToken: [] }], where);
       } else assert.deepEqual(schemes, [], where);
-      for (const [status, response] of Object.entries<Json>(op.responses)) {
+      // The door's answers, on every operation.
+      for (const status of ["400", "408", "413", "414", "431"]) {
+        assert.ok(op.responses[status], `${where} ${status}`);
+      }
+      for (const [status, listed] of Object.entries<Json>(op.responses)) {
+        const response = listed.$ref === undefined
+          ? listed
+          : doc.components.responses[listed.$ref.replace("#/components/responses/", "")];
         const types: string[] = response["x-problem-types"] ?? [];
         if (status === "401" && types.includes("urn:scoreboard:problem:unauthorized")) {
           assert.ok(response.headers?.["WWW-Authenticate"], `${where} ${status}`);
@@ -148,19 +165,10 @@ Deno.test("[openapi] the main journeys answer exactly what the document says", a
   };
   try {
     await test.step("operations and public reads", async () => {
-      for (
-        const path of [
-          "/healthz",
-          "/readyz",
-          "/metrics",
-          "/openapi.json",
-          "/",
-          "/admin/",
-          "/actions",
-        ]
-      ) {
+      for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json", "/", "/actions"]) {
         await expect(await api.call("GET", path), 200);
       }
+      await expect(await api.call("GET", "/admin"), 301);
       await expect(await api.call("HEAD", "/leaderboard/stream"), 200);
       await expect(await api.call("HEAD", "/leaderboard/stream?period=year"), 400);
     });

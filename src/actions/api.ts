@@ -32,6 +32,7 @@ const unknownAction = problem("No action with that slug.", ["unknown-action"]);
 
 /** GET /actions */
 export const listActionsRoute = createRoute({
+  operationId: "listActions",
   method: "get",
   path: "/",
   tags: ["Actions"],
@@ -45,6 +46,7 @@ export const listActionsRoute = createRoute({
 
 /** POST /actions/{slug}/complete */
 export const completeRoute = createRoute({
+  operationId: "completeAction",
   method: "post",
   path: "/{slug}/complete",
   tags: ["Actions"],
@@ -84,6 +86,7 @@ export const completeRoute = createRoute({
 
 /** GET /me/actions */
 export const myActionsRoute = createRoute({
+  operationId: "listMyActions",
   method: "get",
   path: "/",
   tags: ["Actions"],
@@ -100,6 +103,7 @@ export const myActionsRoute = createRoute({
 
 /** GET /me/completions */
 export const myCompletionsRoute = createRoute({
+  operationId: "listMyCompletions",
   method: "get",
   path: "/",
   tags: ["Actions"],
@@ -117,6 +121,7 @@ export const myCompletionsRoute = createRoute({
 
 /** GET /admin/actions */
 export const adminListRoute = createRoute({
+  operationId: "listAllActions",
   method: "get",
   path: "/",
   tags: ["Operator"],
@@ -132,10 +137,13 @@ export const adminListRoute = createRoute({
 
 /** POST /admin/actions */
 export const createActionRoute = createRoute({
+  operationId: "createAction",
   method: "post",
   path: "/",
   tags: ["Operator"],
   summary: "Add an action",
+  description: "Adds an action to the catalogue, with its rules if any (a limit per window, a " +
+    "cooldown); an audit line records it.",
   security: needsOperatorToken,
   request: { body: jsonRequest(createActionBody) },
   responses: {
@@ -159,6 +167,7 @@ export const createActionRoute = createRoute({
 
 /** PATCH /admin/actions/{slug} */
 export const updateActionRoute = createRoute({
+  operationId: "updateAction",
   method: "patch",
   path: "/{slug}",
   tags: ["Operator"],
@@ -179,6 +188,7 @@ export const updateActionRoute = createRoute({
 
 /** DELETE /admin/actions/{slug} */
 export const retireActionRoute = createRoute({
+  operationId: "retireAction",
   method: "delete",
   path: "/{slug}",
   tags: ["Operator"],

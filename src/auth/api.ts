@@ -29,20 +29,24 @@ const TAG = ["Accounts and sessions"];
 
 /** POST /auth/register */
 export const registerRoute = createRoute({
+  operationId: "register",
   method: "post",
   path: "/register",
   tags: TAG,
   summary: "Create an account and sign in",
   description: "Starts a session. The username and email stay taken for good, also after the " +
-    "account is deleted.",
+    "account is deleted. Registrations are limited per client address " +
+    "(`REGISTRATIONS_PER_ADDRESS`, by default 20 an hour); a refused one costs nothing.",
   request: { body: jsonRequest(registerBody) },
   responses: {
     201: json(Session, "The account exists; its first session's tokens."),
     400: invalid(),
-    409: problem("The username (case-insensitively) or the email is taken.", [
-      "username-taken",
-      "email-taken",
-    ]),
+    409: problem(
+      "The email is taken, or the username is, or one that looks like it (the same " +
+        "confusable skeleton, case-folded).",
+      ["username-taken", "email-taken"],
+    ),
+    429: tooMany("Too many registrations from this address."),
     ...bodyRules,
     ...alwaysPossible,
   },
@@ -50,6 +54,7 @@ export const registerRoute = createRoute({
 
 /** POST /auth/login */
 export const loginRoute = createRoute({
+  operationId: "login",
   method: "post",
   path: "/login",
   tags: TAG,
@@ -79,6 +84,7 @@ export const loginRoute = createRoute({
 
 /** POST /auth/refresh */
 export const refreshRoute = createRoute({
+  operationId: "refresh",
   method: "post",
   path: "/refresh",
   tags: TAG,
@@ -86,7 +92,8 @@ export const refreshRoute = createRoute({
   description: "Answers a new pair of the same session and revokes the token presented. A token " +
     "presented again within `REFRESH_TOKEN_REUSE_INTERVAL` seconds (10) of its rotation gets " +
     "another new pair (retries, two tabs); after that, a rotated or signed-out token is theft: " +
-    "401, and every session of the account ends.",
+    "401, and every session of the account ends. Refreshes are limited per session " +
+    "(`REFRESHES_PER_SESSION`, by default 30 a minute); a refused one rotates nothing.",
   request: { body: jsonRequest(refreshBody) },
   responses: {
     200: json(Session, "A new pair of the same session."),
@@ -95,6 +102,7 @@ export const refreshRoute = createRoute({
       "The refresh token is unknown, expired, revoked, or its session or account ended.",
       ["invalid-refresh-token"],
     ),
+    429: tooMany("Too many refreshes of this session."),
     ...bodyRules,
     ...alwaysPossible,
   },
@@ -102,6 +110,7 @@ export const refreshRoute = createRoute({
 
 /** POST /auth/logout */
 export const logoutRoute = createRoute({
+  operationId: "logout",
   method: "post",
   path: "/logout",
   tags: TAG,
@@ -119,10 +128,13 @@ export const logoutRoute = createRoute({
 
 /** GET /me */
 export const meRoute = createRoute({
+  operationId: "getMe",
   method: "get",
   path: "/",
   tags: TAG,
   summary: "The caller's account and standing",
+  description: "The account of the access token, its all-time points and rank, and its " +
+    "points and rank in the current day, week and month.",
   security: needsAccessToken,
   responses: {
     200: json(Me, "The account, its all-time points and rank, and those of the current windows."),
@@ -133,6 +145,7 @@ export const meRoute = createRoute({
 
 /** DELETE /me */
 export const deleteMeRoute = createRoute({
+  operationId: "deleteMe",
   method: "delete",
   path: "/",
   tags: TAG,
@@ -149,6 +162,7 @@ export const deleteMeRoute = createRoute({
 
 /** PUT /me/password */
 export const passwordRoute = createRoute({
+  operationId: "changePassword",
   method: "put",
   path: "/",
   tags: TAG,
@@ -172,6 +186,7 @@ export const passwordRoute = createRoute({
 
 /** GET /me/sessions */
 export const sessionsRoute = createRoute({
+  operationId: "listSessions",
   method: "get",
   path: "/",
   tags: TAG,
@@ -187,6 +202,7 @@ export const sessionsRoute = createRoute({
 
 /** DELETE /me/sessions/{id} */
 export const endSessionRoute = createRoute({
+  operationId: "endSession",
   method: "delete",
   path: "/{id}",
   tags: TAG,
@@ -206,6 +222,7 @@ export const endSessionRoute = createRoute({
 
 /** DELETE /me/sessions */
 export const endAllSessionsRoute = createRoute({
+  operationId: "endAllSessions",
   method: "delete",
   path: "/",
   tags: TAG,

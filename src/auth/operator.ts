@@ -1,5 +1,4 @@
 /** The operator guard of `/admin`: `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time. */
-import { createHash, timingSafeEqual } from "node:crypto";
 import { join, resolve } from "node:path";
 import type { Config } from "../config.ts";
 import { keptSecret } from "../data_dir.ts";
@@ -7,10 +6,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/env.ts";
 import { clientAddress } from "../http/middleware.ts";
 import { Problem } from "../http/problem.ts";
-
-const BEARER = /^Bearer +(\S+) *$/i;
-
-const digest = (value: string) => createHash("sha256").update(value).digest();
+import { bearerCheck } from "./bearer.ts";
 
 /**
  * Lets a request through only with the operator token, and puts who calls on the context (the
@@ -18,17 +14,15 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
  * missing or wrong token (an account's access token included) is 403 as well.
  */
 export function requireOperator(options: { adminToken: string | null; trustedProxyHops: number }) {
-  // Comparing digests keeps the comparison constant-time whatever the lengths.
-  const expected = options.adminToken === null ? null : digest(options.adminToken);
+  const carries = options.adminToken === null ? null : bearerCheck(options.adminToken);
   return createMiddleware<AppEnv>(async function operatorOnly(c, next) {
-    if (expected === null) {
+    if (carries === null) {
       throw new Problem(403, {
         kind: "operator-routes-disabled",
         detail: "Operator routes are disabled: ADMIN_TOKEN is not set.",
       });
     }
-    const match = BEARER.exec(c.req.header("authorization") ?? "");
-    if (!match || !timingSafeEqual(digest(match[1]), expected)) {
+    if (!carries(c.req.header("authorization"))) {
       throw new Problem(403, {
         kind: "not-an-operator",
         detail: "Operator routes need Authorization: Bearer <ADMIN_TOKEN>.",

@@ -14,14 +14,21 @@ export interface AccountRow {
   created_at: Date;
 }
 
-/** Inserts an account; unique violations surface as postgres errors (code 23505). */
+/** The unique index of usernames' keys: a name that looks like a taken one violates it. */
+export const USERNAME_LOOK = "accounts_username_look";
+
+/**
+ * Inserts an account; unique violations surface as postgres errors (code 23505): on the email,
+ * the username, or the username's key (the look it shares with another, src/auth/usernames.ts).
+ */
 export async function insertAccount(
   db: Db,
-  account: { username: string; email: string; passwordHash: string },
+  account: { username: string; usernameKey: string; email: string; passwordHash: string },
 ): Promise<AccountRow> {
   const [row] = await db<AccountRow[]>`
-    INSERT INTO accounts (username, email, password_hash)
-    VALUES (${account.username}, ${account.email}, ${account.passwordHash})
+    INSERT INTO accounts (username, username_key, email, password_hash)
+    VALUES (${account.username}, ${account.usernameKey}, ${account.email},
+      ${account.passwordHash})
     RETURNING id, username, email, created_at`;
   return row;
 }

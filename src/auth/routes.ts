@@ -26,7 +26,8 @@ export function authRoutes(deps: { sessions: Sessions; trustedProxyHops: number 
   const { sessions } = deps;
   return openApiRouter()
     .openapi(registerRoute, async (c) => {
-      return c.json(await sessions.register(c.req.valid("json")), 201);
+      const address = clientAddress(c, deps.trustedProxyHops);
+      return c.json(await sessions.register(c.req.valid("json"), address), 201);
     })
     .openapi(loginRoute, async (c) => {
       const address = clientAddress(c, deps.trustedProxyHops);

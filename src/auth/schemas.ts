@@ -2,9 +2,9 @@
 import { z } from "@hono/zod-openapi";
 import { intParam, MAX_ID } from "../http/validation.ts";
 import { Problem } from "../http/openapi.ts";
+import { MAX_MARKS, usernameFault } from "./usernames.ts";
 
 const utf8 = new TextEncoder();
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 const username = z.string()
   .transform((value) => value.normalize("NFC").trim())
@@ -12,11 +12,21 @@ const username = z.string()
     z.string()
       .refine((value) => [...value].length >= 3, "must be at least 3 characters")
       .refine((value) => [...value].length <= 100, "must be at most 100 characters")
-      .refine((value) => !CONTROL.test(value), "must not contain control characters"),
+      .superRefine((value, ctx) => {
+        const fault = usernameFault(value);
+        if (fault !== null) ctx.addIssue({ code: "custom", message: fault });
+      }),
   )
   .openapi({
-    description: "3–100 characters (Unicode code points) after NFC normalisation and trimming, " +
-      "no control characters; unique, case-insensitively.",
+    description: "3–100 characters (Unicode code points) after NFC normalisation and trimming. " +
+      "Letters, marks, numbers, emoji, single spaces between words and `-` `_` `.` `'`, with at " +
+      "least one letter or number; no control, invisible or formatting characters (zero-width, " +
+      "bidirectional controls, tags, variation selectors outside emoji); at most " +
+      `${MAX_MARKS} combining marks in a row; each word in one script. Unique by its look: a ` +
+      "name whose confusable skeleton (Unicode UTS #39), case-folded, equals a taken one's is " +
+      "taken (`PaypaI` and `PAYPAL` once `paypal` is).",
+    minLength: 3,
+    maxLength: 100,
     example: "ada",
   });
 

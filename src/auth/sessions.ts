@@ -11,7 +11,9 @@ import type { Clock } from "../leaderboard/periods.ts";
 import type { Audit } from "../ops/audit.ts";
 import type { LoginLimiter } from "./login_limiter.ts";
 import type { PasswordHasher } from "./password_hasher.ts";
+import type { RequestLimits } from "./request_limits.ts";
 import * as q from "./queries.ts";
+import { usernameKey as keyOf } from "./usernames.ts";
 import { type AccessTokens, hashRefreshToken, newRefreshToken } from "./tokens.ts";
 
 /** An account as the API shows it. */
@@ -46,6 +48,7 @@ export interface SessionDeps {
   hasher: PasswordHasher;
   tokens: AccessTokens;
   limiter: LoginLimiter;
+  limits: RequestLimits;
   leaderboard: Leaderboard;
   refreshTokenTtl: number;
   /** Seconds during which a rotated refresh token still gets a new pair; 0: never. */
@@ -117,20 +120,28 @@ export function createSessions(deps: SessionDeps) {
   }
 
   return {
-    async register(input: { username: string; email: string; password: string }) {
+    /** A new account and its first session; `address` is the client's (limited before hashing). */
+    async register(input: { username: string; email: string; password: string }, address: string) {
+      await deps.limits.registration(address);
       const passwordHash = await hasher.hash(input.password);
+      const usernameKey = keyOf(input.username);
       try {
         return await sql.begin(async (tx) => {
-          const account = await q.insertAccount(tx, { ...input, passwordHash });
+          const account = await q.insertAccount(tx, { ...input, usernameKey, passwordHash });
           return await start(tx, account);
         });
       } catch (error) {
         const constraint = uniqueViolation(error);
         if (constraint === null) throw error;
-        const field = constraint.includes("email") ? "email" : "username";
+        if (constraint.includes("email")) {
+          throw new Problem(409, { kind: "email-taken", detail: "That email is already taken." });
+        }
         throw new Problem(409, {
-          kind: `${field}-taken`,
-          detail: `That ${field} is already taken.`,
+          kind: "username-taken",
+          detail: constraint === q.USERNAME_LOOK
+            ? "That username looks like one already taken (their letters can be mistaken for " +
+              "each other)."
+            : "That username is already taken.",
         });
       }
     },
@@ -173,7 +184,10 @@ export function createSessions(deps: SessionDeps) {
       let outcome: Session | { theft: number } | null;
       try {
         outcome = await sql.begin(async (tx) => {
-          if ((await q.lockSessionOf(tx, hash)) === undefined) return null;
+          const sessionId = await q.lockSessionOf(tx, hash);
+          if (sessionId === undefined) return null;
+          // Spent: 429, and the transaction rolls back (nothing rotated).
+          await deps.limits.refresh(sessionId);
           const stored = await q.findRefreshToken(tx, hash, deps.refreshTokenReuseInterval);
           if (!stored || stored.account_inactive) return null;
           switch (stored.revoked_reason) {

@@ -1,19 +1,24 @@
-/** GET /admin/, the operator console, for the OpenAPI document (served by plain routes). */
-import { createRoute, z } from "@hono/zod-openapi";
+/** GET /admin, the way to the operator console, for the OpenAPI document (served by plain routes). */
+import { createRoute } from "@hono/zod-openapi";
 
-/** GET /admin/ */
+/** GET /admin */
 export const consoleRoute = createRoute({
+  operationId: "openConsole",
   method: "get",
-  path: "/admin/",
+  path: "/admin",
   tags: ["Moderation"],
   summary: "The operator console",
-  description: "HTML for browsers, served to anyone: it asks for the operator token (kept for " +
-    "the browser tab only) and does everything the operator routes do. It loads its own script " +
-    "and style from this origin (not described here). `GET /admin` redirects here.",
+  description: "Redirects to `/admin/`, the console: HTML for browsers, served to anyone, which " +
+    "asks for the operator token (kept for the browser tab only) and does everything the " +
+    "operator routes do. It loads its own script and style from this origin (not described " +
+    "here).",
+  security: [],
   responses: {
-    200: {
-      description: "The console.",
-      content: { "text/html": { schema: z.string() } },
+    301: {
+      description: "To the console.",
+      headers: {
+        Location: { description: "`/admin/`.", required: true, schema: { type: "string" } },
+      },
     },
   },
 });

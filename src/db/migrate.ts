@@ -7,6 +7,7 @@ import postgres, { type Sql } from "postgres";
 import { isConnectionError } from "./database.ts";
 import { dbmate, DEFAULT_DATABASE_URL } from "./dbmate.ts";
 import { connectDatabase } from "./mod.ts";
+import { fillUsernameKeys, type LookAlike } from "./username_keys.ts";
 
 /**
  * The session-level advisory lock held while dbmate runs. Advisory locks are per database, so
@@ -28,6 +29,8 @@ export interface MigrateOptions {
 export interface MigrateResult {
   /** The migrations this call applied (file names), in order; empty when none were pending. */
   readonly applied: string[];
+  /** Existing usernames found to look like older ones as their keys were filled in (kept). */
+  readonly lookAlikes: LookAlike[];
 }
 
 /** Thrown when PostgreSQL refuses, never answers, or dbmate fails; its message says which. */
@@ -105,7 +108,8 @@ export async function migrate(
         await lock`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY}::bigint)`;
       }
       try {
-        return await runDbmate(databaseUrl, options.onLine);
+        const { applied } = await runDbmate(databaseUrl, options.onLine);
+        return { applied, lookAlikes: await fillUsernameKeys(lock) };
       } finally {
         await lock`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`;
       }
@@ -123,7 +127,7 @@ export async function migrate(
 async function runDbmate(
   databaseUrl: string,
   onLine: MigrateOptions["onLine"],
-): Promise<MigrateResult> {
+): Promise<{ applied: string[] }> {
   const applied: string[] = [];
   const errors: string[] = [];
   const code = await dbmate(["migrate"], databaseUrl, {
@@ -144,12 +148,21 @@ async function runDbmate(
   return { applied };
 }
 
+/** A look-alike kept, for the log. */
+export function describeLookAlike(found: LookAlike): string {
+  return `username ${JSON.stringify(found.username)} (account ${found.id}) looks like ` +
+    `${JSON.stringify(found.like.username)} (account ${found.like.id}), registered before ` +
+    "usernames were compared by their look: both keep their names";
+}
+
 if (import.meta.main) {
   try {
-    const { applied } = await migrate(Deno.env.get("DATABASE_URL") || DEFAULT_DATABASE_URL, {
-      onWait: () => console.log("Another process is applying migrations; waiting for it."),
-    });
+    const { applied, lookAlikes } = await migrate(
+      Deno.env.get("DATABASE_URL") || DEFAULT_DATABASE_URL,
+      { onWait: () => console.log("Another process is applying migrations; waiting for it.") },
+    );
     if (applied.length === 0) console.log("Nothing to apply: the schema is up to date.");
+    for (const line of lookAlikes.map(describeLookAlike)) console.warn(line);
   } catch (error) {
     console.error(`db:migrate: ${(error as Error).message}`);
     Deno.exit(1);

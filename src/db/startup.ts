@@ -21,7 +21,7 @@ const RETRY_MS = 2000;
 /** Migrates `databaseUrl`, with dbmate's output and the outcome in the log. */
 async function migrateLogged(databaseUrl: string, log: Logger, waitMs: number): Promise<void> {
   const dbLog = log.getChild("migrate");
-  const { applied } = await migrate(databaseUrl, {
+  const { applied, lookAlikes } = await migrate(databaseUrl, {
     waitMs,
     onLine: (line, stream) =>
       stream === "stderr"
@@ -30,6 +30,18 @@ async function migrateLogged(databaseUrl: string, log: Logger, waitMs: number): 
     onWait: () => dbLog.info("another instance is applying migrations; waiting for it"),
   });
   dbLog.info("schema up to date ({count} migrations applied now)", { count: applied.length });
+  for (const found of lookAlikes) {
+    dbLog.warn(
+      "username {username} (account {id}) looks like {likeUsername} (account {likeId}), " +
+        "registered before usernames were compared by their look: both keep their names",
+      {
+        username: found.username,
+        id: found.id,
+        likeUsername: found.like.username,
+        likeId: found.like.id,
+      },
+    );
+  }
 }
 
 /** Whether a migration failed only because PostgreSQL could not be reached. */

@@ -7,7 +7,9 @@
  * socket itself instead of being piped through a stream.
  */
 import http from "node:http";
-import { Readable } from "node:stream";
+import { type Duplex, Readable } from "node:stream";
+import { Problem } from "./problem.ts";
+import { STATUS_TEXT } from "./status.ts";
 
 /** A body property: a function that takes over delivery to a node response (see `NodeSink`). */
 export const ATTACH = Symbol.for("scoreboard.attach");
@@ -65,6 +67,17 @@ export interface NodeHttpServer {
   shutdown(): Promise<void>;
 }
 
+/** Bodies of GET and HEAD requests, which a web `Request` cannot hold (see `requestBody`). */
+const looseBodies = new WeakMap<Request, ReadableStream<Uint8Array>>();
+
+/**
+ * The body of a request, whatever its method: a GET may carry one (to be checked and ignored),
+ * which `Deno.serve` keeps on the request and this server beside it.
+ */
+export function requestBody(request: Request): ReadableStream<Uint8Array> | null {
+  return request.body ?? looseBodies.get(request) ?? null;
+}
+
 function toRequest(req: http.IncomingMessage): Request {
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -72,7 +85,14 @@ function toRequest(req: http.IncomingMessage): Request {
   }
   const method = req.method ?? "GET";
   const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
-  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
+  if (method === "GET" || method === "HEAD") {
+    const request = new Request(url, { method, headers });
+    const length = req.headers["content-length"];
+    if ((length !== undefined && length !== "0") || req.headers["transfer-encoding"]) {
+      looseBodies.set(request, Readable.toWeb(req) as ReadableStream<Uint8Array>);
+    }
+    return request;
+  }
   return new Request(url, {
     method,
     headers,
@@ -132,6 +152,41 @@ async function writeResponse(response: Response, res: http.ServerResponse): Prom
   res.end();
 }
 
+/** Request lines and headers node reads (the app refuses past its own, smaller limits). */
+const NODE_MAX_HEADER_BYTES = 64 * 1024;
+
+/** A request line: its method a token, maybe not one node's parser knows. */
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) \S+ HTTP\/1\.[01]\r\n/;
+
+/** Whether node refused the request only for a method it does not know. */
+function unknownMethod(error: NodeJS.ErrnoException & { rawPacket?: Uint8Array }): boolean {
+  if (error.code === "HPE_INVALID_METHOD") return true;
+  if (error.code !== "HPE_ERROR" || error.rawPacket === undefined) return false;
+  const line = REQUEST_LINE.exec(new TextDecoder().decode(error.rawPacket.subarray(0, 8192)));
+  return line !== null && !http.METHODS.includes(line[1]);
+}
+
+/** What a request node could not parse is told, as a problem (node's own answers have no body). */
+function refuse(error: NodeJS.ErrnoException & { rawPacket?: Uint8Array }, socket: Duplex): void {
+  const [status, detail] = error.code === "HPE_HEADER_OVERFLOW"
+    ? [431, `The request line and headers are limited to ${NODE_MAX_HEADER_BYTES} bytes.`]
+    : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+    ? [408, "The request did not arrive in time."]
+    : unknownMethod(error)
+    ? [501, "The request's method is not one this server knows."]
+    : [400, "The request is not valid HTTP/1.1."];
+  if (!socket.writable || error.code === "ECONNRESET") {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(new Problem(status, { detail }));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\ncontent-type: application/problem+json\r\n` +
+      `content-length: ${new TextEncoder().encode(body).length}\r\nconnection: close\r\n\r\n` +
+      body,
+  );
+}
+
 /** Serves `fetch` on `port` with node:http; calls `onListen` once it listens. */
 export function serveWithNode(
   options: {
@@ -143,7 +198,8 @@ export function serveWithNode(
 ): NodeHttpServer {
   let inFlight = 0;
   let idle: (() => void) | undefined;
-  const server = http.createServer(async (req, res) => {
+  // Past the app's own limits (431, 414 as problems) up to this; past this, node refuses them.
+  const server = http.createServer({ maxHeaderSize: NODE_MAX_HEADER_BYTES }, async (req, res) => {
     inFlight++;
     res.once("close", () => {
       if (--inFlight === 0) idle?.();
@@ -162,6 +218,7 @@ export function serveWithNode(
       res.destroy();
     }
   });
+  server.on("clientError", refuse);
   // Streams stay open for hours; the heartbeat keeps them from looking idle.
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 20_000;

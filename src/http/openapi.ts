@@ -39,6 +39,9 @@ export const ACCESS_TOKEN = "accessToken";
 /** The security scheme of `/admin`: `Authorization: Bearer <ADMIN_TOKEN>`. */
 export const OPERATOR_TOKEN = "operatorToken";
 
+/** The security scheme of GET /metrics when METRICS_TOKEN is set. */
+export const METRICS_TOKEN = "metricsToken";
+
 /** `security` of a route that needs an account's access token. */
 export const needsAccessToken = [{ [ACCESS_TOKEN]: [] }];
 /** `security` of an operator route. */
@@ -94,11 +97,12 @@ export function unauthorizedResponse(
   description = "No access token, a malformed, expired or badly signed one, or one whose " +
     "account or session no longer exists.",
   others: readonly string[] = [],
+  challenge = '`Bearer realm="scoreboard"`, with `error="invalid_token"` when a token was given',
 ) {
   return problem(description, ["unauthorized", ...others], {
     "WWW-Authenticate": {
-      description: '`Bearer realm="scoreboard"`, with `error="invalid_token"` when a token was ' +
-        "given" + (others.length === 0 ? "." : " (on `urn:scoreboard:problem:unauthorized` only)."),
+      description: challenge +
+        (others.length === 0 ? "." : " (on `urn:scoreboard:problem:unauthorized` only)."),
       required: others.length === 0,
       schema: { type: "string" },
     },

@@ -35,7 +35,7 @@ export interface Served {
 /** Serves kept responses while `version()` equals their stamp's; `bypass`ed requests skip it. */
 export function responseCache(options: {
   version(): number;
-  bypass?(origin: string | undefined): boolean;
+  bypass?(c: Context<AppEnv>): boolean;
   served(c: Context<AppEnv>, answer: Served): void;
 }): MiddlewareHandler<AppEnv> {
   const kept = new Map<
@@ -43,7 +43,7 @@ export function responseCache(options: {
     { response: Response; stamp: CacheStamp; at: number; route: string }
   >();
   return async function cached(c, next) {
-    if (c.req.method !== "GET" || options.bypass?.(c.req.header("origin"))) return await next();
+    if (c.req.method !== "GET" || options.bypass?.(c)) return await next();
     const url = c.req.url;
     const key = url.slice(url.indexOf("/", url.indexOf("//") + 2));
     const hit = kept.get(key);

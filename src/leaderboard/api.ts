@@ -37,6 +37,7 @@ const notRanked = problem(
 export function leaderboardApi(clock: Clock) {
   return {
     page: createRoute({
+      operationId: "getLeaderboard",
       method: "get",
       path: "/",
       tags: TAG,
@@ -50,6 +51,7 @@ export function leaderboardApi(clock: Clock) {
       },
     }),
     byIds: createRoute({
+      operationId: "getLeaderboardEntries",
       method: "get",
       path: "/accounts",
       tags: TAG,
@@ -64,6 +66,7 @@ export function leaderboardApi(clock: Clock) {
       },
     }),
     entry: createRoute({
+      operationId: "getLeaderboardEntry",
       method: "get",
       path: "/accounts/{id}",
       tags: TAG,
@@ -78,6 +81,7 @@ export function leaderboardApi(clock: Clock) {
       },
     }),
     around: createRoute({
+      operationId: "getLeaderboardAround",
       method: "get",
       path: "/accounts/{id}/around",
       tags: TAG,

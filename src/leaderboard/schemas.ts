@@ -82,10 +82,16 @@ export function idsQuery(clock: Clock) {
           .max(MAX_IDS, `give at most ${MAX_IDS} ids`),
       )
       .transform((ids) => [...new Set(ids)])
+      // On the wire an array of integers, comma-separated (`ids=3,17,42`): form, not exploded.
       .openapi({
-        description: `Up to ${MAX_IDS} account ids, comma-separated.`,
+        type: "array",
+        items: { type: "integer", minimum: 1, maximum: MAX_ID },
+        minItems: 1,
+        maxItems: MAX_IDS,
+        description: `1 to ${MAX_IDS} account ids, comma-separated (repeats count once).`,
         pattern: undefined,
-        example: "3,17,42",
+        example: [3, 17, 42],
+        param: { style: "form", explode: false },
       }),
   });
 }

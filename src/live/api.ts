@@ -46,6 +46,7 @@ const refused = {
 
 /** GET /leaderboard/stream */
 export const streamRoute = createRoute({
+  operationId: "streamLeaderboard",
   method: "get",
   path: "/leaderboard/stream",
   tags: TAG,
@@ -75,10 +76,13 @@ export const streamRoute = createRoute({
 
 /** HEAD /leaderboard/stream: the stream's headers, without opening one. */
 export const streamHeadRoute = createRoute({
+  operationId: "checkLeaderboardStream",
   method: "head",
   path: "/leaderboard/stream",
   tags: TAG,
   summary: "The stream's headers, without opening a stream",
+  description: "Public. What a GET would answer first (status and headers), with no stream " +
+    "opened and no body: a check that a board's stream is there.",
   request: { query: streamQuery },
   responses: {
     200: {
@@ -97,6 +101,7 @@ export const streamHeadRoute = createRoute({
 
 /** GET / */
 export const pageRoute = createRoute({
+  operationId: "getPage",
   method: "get",
   path: "/",
   tags: ["Operations"],

@@ -30,6 +30,7 @@ const unknownAccount = problem("No account with that id.", ["unknown-account"]);
 
 /** GET /admin/accounts */
 export const accountsRoute = createRoute({
+  operationId: "findAccounts",
   method: "get",
   path: "/",
   tags: TAG,
@@ -48,10 +49,13 @@ export const accountsRoute = createRoute({
 
 /** GET /admin/accounts/{id} */
 export const accountRoute = createRoute({
+  operationId: "getAccount",
   method: "get",
   path: "/{id}",
   tags: TAG,
   summary: "One account",
+  description: "The account as operators see it: its email, whether it is deleted or " +
+    "suspended (until when, and why), and its all-time points.",
   security: needsOperatorToken,
   request: { params: accountParams },
   responses: {
@@ -65,6 +69,7 @@ export const accountRoute = createRoute({
 
 /** GET /admin/accounts/{id}/completions */
 export const accountCompletionsRoute = createRoute({
+  operationId: "listAccountCompletions",
   method: "get",
   path: "/{id}/completions",
   tags: TAG,
@@ -83,6 +88,7 @@ export const accountCompletionsRoute = createRoute({
 
 /** POST /admin/accounts/{id}/suspension */
 export const suspendRoute = createRoute({
+  operationId: "suspendAccount",
   method: "post",
   path: "/{id}/suspension",
   tags: TAG,
@@ -105,6 +111,7 @@ export const suspendRoute = createRoute({
 
 /** DELETE /admin/accounts/{id}/suspension */
 export const liftRoute = createRoute({
+  operationId: "liftSuspension",
   method: "delete",
   path: "/{id}/suspension",
   tags: TAG,
@@ -124,6 +131,7 @@ export const liftRoute = createRoute({
 
 /** POST /admin/completions/{id}/void */
 export const voidRoute = createRoute({
+  operationId: "voidCompletion",
   method: "post",
   path: "/{id}/void",
   tags: TAG,
@@ -146,6 +154,7 @@ export const voidRoute = createRoute({
 
 /** GET /admin/audit */
 export const auditRoute = createRoute({
+  operationId: "listAudit",
   method: "get",
   path: "/",
   tags: TAG,

@@ -1,6 +1,12 @@
 /** What the operations routes answer: health, readiness, metrics and this description itself. */
 import { createRoute, z } from "@hono/zod-openapi";
-import { internalError, json, unavailable } from "../http/openapi.ts";
+import {
+  internalError,
+  json,
+  METRICS_TOKEN,
+  unauthorizedResponse,
+  unavailable,
+} from "../http/openapi.ts";
 
 const TAG = ["Operations"];
 
@@ -30,6 +36,7 @@ export const OpenApiDocument = z.record(z.string(), z.unknown()).openapi("OpenAp
 
 /** GET /healthz */
 export const healthRoute = createRoute({
+  operationId: "getHealth",
   method: "get",
   path: "/healthz",
   tags: TAG,
@@ -42,6 +49,7 @@ export const healthRoute = createRoute({
 
 /** GET /readyz */
 export const readyRoute = createRoute({
+  operationId: "getReadiness",
   method: "get",
   path: "/readyz",
   tags: TAG,
@@ -60,23 +68,33 @@ export const readyRoute = createRoute({
 
 /** GET /metrics */
 export const metricsRoute = createRoute({
+  operationId: "getMetrics",
   method: "get",
   path: "/metrics",
   tags: TAG,
   summary: "Prometheus metrics",
   description: "Requests by route and status, latency histogram, open streams, broadcasts, " +
-    "score updates, rate limits, and the process's own health.",
+    "score updates, rate limits, and the process's own health. For the operator's Prometheus, " +
+    "which scrapes instances directly (the shipped proxy configuration answers 404 for it): " +
+    "with `METRICS_TOKEN` set it takes `Authorization: Bearer <METRICS_TOKEN>`, else anyone.",
+  security: [{}, { [METRICS_TOKEN]: [] }],
   responses: {
     200: {
       description: "The Prometheus text exposition format 0.0.4.",
       content: { "text/plain; version=0.0.4": { schema: z.string() } },
     },
+    401: unauthorizedResponse(
+      "`METRICS_TOKEN` is set and the request does not carry it.",
+      [],
+      '`Bearer realm="metrics"`',
+    ),
     500: internalError,
   },
 });
 
 /** GET /openapi.json */
 export const documentRoute = createRoute({
+  operationId: "getOpenApiDocument",
   method: "get",
   path: "/openapi.json",
   tags: TAG,

@@ -7,6 +7,7 @@ import { openApiRouter } from "../http/openapi.ts";
 import { Problem } from "../http/problem.ts";
 import { healthRoute, metricsRoute, type Readiness, readyRoute } from "./api.ts";
 import type { Metrics } from "./metrics.ts";
+import { bearerCheck } from "../auth/bearer.ts";
 
 const CHECK_TIMEOUT_MS = 1000;
 
@@ -18,9 +19,17 @@ const answers = (check: () => Promise<unknown>) => succeedsWithin(CHECK_TIMEOUT_
  * instance out of its load balancer; the body says how Redis is.
  */
 export function opsRoutes(
-  deps: { sql: Sql; redis: Redis | null; metrics: Metrics; schema: SchemaState },
+  deps: {
+    sql: Sql;
+    redis: Redis | null;
+    metrics: Metrics;
+    schema: SchemaState;
+    /** METRICS_TOKEN: /metrics asks for it when set. */
+    metricsToken: string | null;
+  },
 ) {
   const { sql, redis, metrics, schema } = deps;
+  const carries = deps.metricsToken === null ? null : bearerCheck(deps.metricsToken);
   return openApiRouter()
     .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyRoute, async (c) => {
@@ -52,6 +61,13 @@ export function opsRoutes(
       return c.json(body, 200);
     })
     .openapi(metricsRoute, async (c) => {
+      if (carries !== null && !carries(c.req.header("authorization"))) {
+        throw new Problem(401, {
+          kind: "unauthorized",
+          detail: "The metrics need Authorization: Bearer <METRICS_TOKEN>.",
+          headers: { "www-authenticate": 'Bearer realm="metrics"' },
+        });
+      }
       return c.text(await metrics.registry.metrics(), 200, {
         "content-type": metrics.registry.contentType,
       });
