@@ -22,6 +22,29 @@ export function startTaskFlags(dataDir = "./data"): string[] {
   return words.slice(2, -1);
 }
 
+let installed: Promise<void> | undefined;
+
+/**
+ * The server's packages in node_modules, once per run. Servers then start with
+ * `--node-modules-dir=manual`, as the container does: in the default mode every `deno run` links
+ * vendor/postgres into node_modules again, and two servers starting together could find it
+ * half-linked ("Unable to load …/postgres/src/index.js").
+ */
+function installPackages(): Promise<void> {
+  installed ??= (async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["install"],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (out.code !== 0) {
+      throw new Error(`deno install failed:\n${new TextDecoder().decode(out.stderr)}`);
+    }
+  })();
+  return installed;
+}
+
 /** A port that was free a moment ago. */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -75,8 +98,15 @@ export async function startServer(
     ...(options.flags ?? []),
   ];
   const chosenPort = options.discardLogs ? freePort() : 0;
+  await installPackages();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...startTaskFlags(options.dataDir), ...extra, "main.ts"],
+    args: [
+      "run",
+      "--node-modules-dir=manual",
+      ...startTaskFlags(options.dataDir),
+      ...extra,
+      "main.ts",
+    ],
     cwd: ROOT,
     clearEnv: true,
     env: {
@@ -86,6 +116,8 @@ export async function startServer(
       NO_COLOR: "1",
       PORT: String(chosenPort),
       ...(options.dataDir === undefined ? {} : { DATA_DIR: options.dataDir }),
+      // SIGTERM stops at once unless a test asks for the drain (tests/drain_test.ts).
+      SHUTDOWN_DRAIN_MS: "0",
       // The start line ("listening on", which tells us the port) is written at any LOG_LEVEL.
       ...env,
     },
