@@ -23,6 +23,7 @@ function hubOf(points: () => number) {
     intervalMs: 10,
     heartbeatMs: 60_000,
     retryMs: 1000,
+    lifetimeMs: 0,
     maxClients: 10,
     maxBufferedBytes: 1 << 20,
     attach: true,

@@ -6,6 +6,12 @@
  * the feed is not live (Redis away), boards are read again every tick so that other instances'
  * changes still arrive through PostgreSQL. Streams that go away are dropped at once, and streams
  * whose reader stopped reading are dropped before their buffer passes a bound.
+ *
+ * A new stream starts with the board as it is, read for it alone (streams joining together share
+ * the read): only a change goes to every stream, at most once per interval, however many join. A
+ * stream ends by itself after its lifetime (with jitter) and when the instance stops, telling its
+ * client to come back at once (`retry: REJOIN_MS`): behind a load balancer it lands wherever
+ * there is room, so a restarted or added instance gets its share within a lifetime.
  */
 import { ATTACH, type AttachableBody } from "../http/node_server.ts";
 import type { Entry } from "../leaderboard/entries.ts";
@@ -28,6 +34,8 @@ export interface HubOptions {
   intervalMs: number;
   heartbeatMs: number;
   retryMs: number;
+  /** How long a stream lives, at most (it ends between 75 and 100 % of it); 0: for ever. */
+  lifetimeMs: number;
   maxClients: number;
   maxBufferedBytes: number;
   /**
@@ -62,6 +70,8 @@ export interface LiveHub {
 interface Stream {
   /** Bytes accepted but not yet sent (the slow-reader bound applies to them). */
   readonly pending: number;
+  /** When it ends by itself (performance.now()); Infinity: never. */
+  endsAt: number;
   write(bytes: Uint8Array): void;
   /** Ends the stream: cleanly, or with `reason` when its client is dropped. */
   end(reason?: Error): void;
@@ -70,10 +80,17 @@ interface Stream {
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(": heartbeat\n\n");
 
+/** The reconnection delay a stream ending by itself asks of its client: at once, but not all of
+ * them in the same millisecond (the page and the client wait 50 to 100 % of it). */
+export const REJOIN_MS = 200;
+const REJOIN = encoder.encode(`retry: ${REJOIN_MS}\n\n`);
+
 /** How often boards check the clock (window turns) and, with the feed down, read again. */
 const TICK_MS = 1000;
 
 interface Snapshot {
+  /** Its event's id: one encoded later has a greater one. */
+  id: number;
   /** What decides whether a new read changed anything: the window and its entries. */
   key: string;
   /** The whole event, `retry:` hint excluded. */
@@ -86,7 +103,10 @@ interface Board {
   readonly streams: Set<Stream>;
   /** The board may have changed since its snapshot was read; `force` sends even if not. */
   touch(force?: boolean): void;
-  /** The snapshot to start a new stream with, read now if it may be out of date. */
+  /**
+   * The snapshot to start a new stream with: the last one broadcast when it is current, else one
+   * read for the streams joining now alone (never broadcast: the schedule does that).
+   */
   current(): Promise<Snapshot>;
   /** The last snapshot read (what streams were last sent), without reading. */
   latest(): Snapshot | undefined;
@@ -117,6 +137,7 @@ export function createLiveHub(options: HubOptions): LiveHub {
     // Ids increase, and stay comparable across instances as long as clocks roughly agree.
     lastId = Math.max(lastId + 1, Date.now());
     return {
+      id: lastId,
       key: `${window.id} ${JSON.stringify(entries)}`,
       event: encoder.encode(`id: ${lastId}\nevent: leaderboard\ndata: ${json}\n\n`),
       window,
@@ -148,8 +169,21 @@ export function createLiveHub(options: HubOptions): LiveHub {
     changed();
   }
 
+  /** Ends a stream that is done (its lifetime, the instance stopping): its client comes back. */
+  function release(board: Board, stream: Stream): void {
+    try {
+      stream.write(REJOIN);
+    } catch {
+      // gone already
+    }
+    drop(board, stream);
+  }
+
   /** Starts delivering to `stream`: the retry hint, then the board as it is. */
   function subscribe(board: Board, stream: Stream, first: Snapshot): void {
+    stream.endsAt = options.lifetimeMs > 0
+      ? performance.now() + options.lifetimeMs * (0.75 + Math.random() * 0.25)
+      : Infinity;
     board.streams.add(stream);
     size++;
     stream.write(retry);
@@ -172,7 +206,11 @@ export function createLiveHub(options: HubOptions): LiveHub {
       }
     }, options.heartbeatMs);
     ticker ??= setInterval(() => {
-      for (const board of boards.values()) board.tick();
+      const now = performance.now();
+      for (const board of boards.values()) {
+        for (const stream of board.streams) if (stream.endsAt <= now) release(board, stream);
+        board.tick();
+      }
     }, TICK_MS);
   }
 
@@ -186,6 +224,8 @@ export function createLiveHub(options: HubOptions): LiveHub {
     let lastReadAt = -Infinity;
     let rerun = false;
     let forceNext = false;
+    /** The read of the streams joining while the snapshot may be out of date, shared by them. */
+    let joining: Promise<Snapshot> | undefined;
     /** When the first change since the last broadcast was heard (for the delay metric). */
     let changedAt: number | undefined;
 
@@ -243,12 +283,19 @@ export function createLiveHub(options: HubOptions): LiveHub {
       async current() {
         const fresh = () =>
           !stale && snapshot && feed.live && isCurrent(snapshot.window, clock.now());
-        if (!fresh()) {
-          // Join a read in flight rather than start a second one.
-          if (reading) await reading;
-          if (!fresh()) await refresh(false);
+        // A broadcast read in flight started before this stream: its board may be older than
+        // one read now, and it would reach the stream after the newer one.
+        if (reading) await reading.catch(() => {});
+        if (fresh()) return snapshot!;
+        if (!snapshot) {
+          // The board's first read: no stream has it yet, so it is everyone's.
+          joining ??= refresh(false).then(() => snapshot!).finally(() => joining = undefined);
+          return await joining;
         }
-        return snapshot!;
+        joining ??= options.top(period)
+          .then((top) => encode(period, top))
+          .finally(() => joining = undefined);
+        return await joining;
       },
       latest: () => snapshot,
       tick() {
@@ -258,7 +305,7 @@ export function createLiveHub(options: HubOptions): LiveHub {
       },
       stop() {
         clearTimeout(timer);
-        for (const stream of [...streams]) drop(board, stream);
+        for (const stream of [...streams]) release(board, stream);
       },
     };
     return board;
@@ -302,12 +349,14 @@ export function createLiveHub(options: HubOptions): LiveHub {
         const body = new ReadableStream<Uint8Array>() as
           & ReadableStream<Uint8Array>
           & AttachableBody;
-        body[ATTACH] = (socket) => {
+        body[ATTACH] = (sink) => {
           // Attached once the response has started: meanwhile the hub may have begun to close
           // (it would not end this stream), and the board may have been sent again.
-          if (closing) return socket.end();
+          if (closing) return sink.end();
+          const socket = Object.assign(sink, { endsAt: Infinity });
           socket.onClose(() => drop(board, socket));
-          subscribe(board, socket, board.latest() ?? first);
+          const latest = board.latest();
+          subscribe(board, socket, latest && latest.id > first.id ? latest : first);
         };
         return body;
       }
@@ -318,6 +367,7 @@ export function createLiveHub(options: HubOptions): LiveHub {
             get pending() {
               return options.maxBufferedBytes - (controller.desiredSize ?? 0);
             },
+            endsAt: Infinity,
             write: (bytes) => controller.enqueue(bytes),
             end: (reason) => reason ? controller.error(reason) : controller.close(),
           };

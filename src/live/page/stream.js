@@ -101,6 +101,9 @@ export function followStream(url, handlers) {
     let retryAfterMs;
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let silence;
+    // A live stream the server ended cleanly (its lifetime, the instance stopping) asks to be
+    // reopened at once: the board stays "Live" unless that fails.
+    let ended = false;
     const listen = () => {
       clearTimeout(silence);
       silence = setTimeout(() => aborter.abort(), SILENCE_MS);
@@ -124,6 +127,7 @@ export function followStream(url, handlers) {
         const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
         for (;;) {
           const { value, done } = await reader.read();
+          if (done) ended = true;
           if (done || closed) break;
           listen();
           handlers.onHeard();
@@ -136,7 +140,7 @@ export function followStream(url, handlers) {
       clearTimeout(silence);
     }
     if (closed) return;
-    setState("reconnecting");
+    if (!(ended && state === "live")) setState("reconnecting");
     const wait = reconnectDelay({ attempt, baseMs, retryAfterMs });
     attempt++;
     retryTimer = setTimeout(connect, wait);
