@@ -38,15 +38,21 @@ let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  startLog.info("{signal}: draining and stopping", { signal });
+  // SIGTERM (a deploy, a scale-down) drains first: /readyz answers 503 and every answer closes
+  // its connection, while the instance goes on serving what the proxy and load balancers still
+  // send, until they have stopped sending it anything. SIGINT (a terminal's Ctrl-C) does not wait.
+  const drainMs = signal === "SIGTERM" && rt !== null ? config.shutdownDrainMs : 0;
+  startLog.info("{signal}: draining for {drainMs} ms, then stopping", { signal, drainMs });
+  if (rt !== null) rt.lifecycle.draining = true;
+  if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
   const deadline = setTimeout(() => {
     log.warn("requests still in flight after {ms} ms; stopping anyway", {
       ms: config.shutdownTimeoutMs,
     });
     exit(1);
   }, config.shutdownTimeoutMs);
-  // Stop accepting, end the streams (their clients reconnect elsewhere), let the rest finish;
-  // the embedded PostgreSQL goes last, once nothing uses it.
+  // Stop accepting, end the streams (their clients come back at once, elsewhere), let the rest
+  // finish; the embedded PostgreSQL goes last, once nothing uses it.
   if (server !== null && rt !== null) {
     const drained = server.shutdown();
     rt.hub.close();

@@ -634,7 +634,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description 200 while PostgreSQL answers (without Redis an instance still serves, from PostgreSQL), else 503: take the instance out of the load balancer, do not restart it.
+         * @description 200 while PostgreSQL answers (without Redis an instance still serves, from PostgreSQL), else 503: take the instance out of the load balancer, do not restart it. 503 `shutting-down` from the moment a stopping instance starts to drain.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -3722,7 +3722,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description PostgreSQL does not answer, or the migrations have not run yet. `type`: `urn:scoreboard:problem:not-ready`, `urn:scoreboard:problem:timed-out`. */
+            /** @description PostgreSQL does not answer, the migrations have not run yet, or the instance is stopping. `type`: `urn:scoreboard:problem:not-ready`, `urn:scoreboard:problem:shutting-down`, `urn:scoreboard:problem:timed-out`. */
             503: {
                 headers: {
                     /** @description Whole seconds to wait before trying again. */

@@ -68,6 +68,9 @@ export function createApp(rt: Runtime): Hono<AppEnv> {
   // policy. Every header is paid on every response (Deno.serve: about 6% of a hot read's rate).
   app.use(async function defaults(c, next) {
     await next();
+    // Stopping: the proxy in front opens a new connection for its next request (to another
+    // instance, once this one stops accepting) instead of reusing this one as it closes.
+    if (rt.lifecycle.draining) c.header("connection", "close");
     c.header("x-content-type-options", "nosniff");
     // Routes that need other rules (the page, the stream) set their own.
     if (!c.res.headers.has("cache-control")) c.header("cache-control", "no-store");

@@ -88,6 +88,8 @@ const schema = z.object({
   BROADCAST_INTERVAL_MS: int(1, MINUTE * 1000).default(100),
   CORS_ORIGINS: origins.default([]),
   SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE * 1000).default(10_000),
+  SHUTDOWN_DRAIN_MS: int(0, 10 * MINUTE * 1000).default(5_000),
+  SSE_MAX_LIFETIME_S: int(0, DAY).default(300),
   REQUEST_TIMEOUT_MS: int(100, 10 * MINUTE * 1000).default(5_000),
   LOG_LEVEL: z.enum(["debug", "info", "warning", "error"]).default("info"),
   LOG_FORMAT: optional(z.enum(["json", "pretty"])),
@@ -142,6 +144,13 @@ export interface Config {
   readonly broadcastIntervalMs: number;
   readonly corsOrigins: readonly string[];
   readonly shutdownTimeoutMs: number;
+  /**
+   * On SIGTERM, how long the instance goes on serving, unready and closing connections after each
+   * answer, before it stops (so that proxies and load balancers stop sending it work first).
+   */
+  readonly shutdownDrainMs: number;
+  /** How long a stream lives at most (then its client comes back, wherever there is room); 0: ever. */
+  readonly sseMaxLifetimeS: number;
   /** How long a request may take before its response starts (503 after that). */
   readonly requestTimeoutMs: number;
   readonly logLevel: Env["LOG_LEVEL"];
@@ -203,6 +212,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     broadcastIntervalMs: e.BROADCAST_INTERVAL_MS,
     corsOrigins: Object.freeze([...e.CORS_ORIGINS]),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    sseMaxLifetimeS: e.SSE_MAX_LIFETIME_S,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? null,

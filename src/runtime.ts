@@ -46,6 +46,8 @@ export interface Runtime {
   readonly database: Database;
   /** Whether the migrations have run; until then only what Redis holds is served. */
   readonly schema: SchemaState;
+  /** Set once the instance is stopping: unready, every answer closes its connection. */
+  readonly lifecycle: { draining: boolean };
   readonly sql: Sql;
   /** Commands, or null without Redis; fails fast while Redis is away (no offline queue). */
   readonly redis: Redis | null;
@@ -224,6 +226,7 @@ export async function openRuntime(
     intervalMs: config.broadcastIntervalMs,
     heartbeatMs: config.sseHeartbeatMs,
     retryMs: config.sseRetryMs,
+    lifetimeMs: config.sseMaxLifetimeS * 1000,
     maxClients: config.sseMaxClients,
     maxBufferedBytes: config.sseMaxBufferedBytes,
     attach: config.httpServer === "node",
@@ -246,6 +249,7 @@ export async function openRuntime(
     clock,
     database,
     schema: { ready: options.schemaReady ?? true },
+    lifecycle: { draining: false },
     sql,
     redis,
     subscriber,

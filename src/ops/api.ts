@@ -55,13 +55,14 @@ export const readyRoute = createRoute({
   tags: TAG,
   summary: "Readiness",
   description: "200 while PostgreSQL answers (without Redis an instance still serves, from " +
-    "PostgreSQL), else 503: take the instance out of the load balancer, do not restart it.",
+    "PostgreSQL), else 503: take the instance out of the load balancer, do not restart it. " +
+    "503 `shutting-down` from the moment a stopping instance starts to drain.",
   responses: {
     200: json(Readiness, "Ready; the body says how Redis is."),
-    503: unavailable("PostgreSQL does not answer, or the migrations have not run yet.", [
-      "not-ready",
-      "timed-out",
-    ]),
+    503: unavailable(
+      "PostgreSQL does not answer, the migrations have not run yet, or the instance is stopping.",
+      ["not-ready", "shutting-down", "timed-out"],
+    ),
     500: internalError,
   },
 });

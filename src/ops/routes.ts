@@ -24,6 +24,7 @@ export function opsRoutes(
     redis: Redis | null;
     metrics: Metrics;
     schema: SchemaState;
+    lifecycle: { draining: boolean };
     /** METRICS_TOKEN: /metrics asks for it when set. */
     metricsToken: string | null;
   },
@@ -38,6 +39,14 @@ export function opsRoutes(
         redis === null ? null : answers(() => redis.ping()),
       ]);
       const redisState: Readiness["redis"] = redisUp === null ? "none" : redisUp ? "ok" : "down";
+      if (deps.lifecycle.draining) {
+        // Load balancers take it out first; it goes on serving what they still send meanwhile.
+        throw new Problem(503, {
+          kind: "shutting-down",
+          detail: "The instance is stopping: it serves what it is sent until it stops accepting.",
+          headers: { "retry-after": "2" },
+        });
+      }
       if (!postgres || !schema.ready) {
         throw new Problem(503, {
           kind: "not-ready",
