@@ -236,16 +236,16 @@ export function createClient(options: ClientOptions) {
       authed<Answer<"/me/completions", "get">>("GET", `/me/completions${query(page)}`),
 
     /**
-     * Completes an action. With `idempotencyKey`, a retry of the same completion (after a
-     * timeout, say) answers the first one's result instead of completing it twice.
+     * Completes an action, always with an `Idempotency-Key` (a new one unless `idempotencyKey`
+     * is given): a proxy may then send it again to another instance when the first one fails
+     * (deploy/nginx.conf does), and a retry with the same key (after a timeout, or a 502, say)
+     * answers the first one's result instead of completing it twice.
      */
     completeAction: (slug: string, how: { idempotencyKey?: string } = {}) =>
       authed<Answer<"/actions/{slug}/complete", "post", 201>>(
         "POST",
         `/actions/${encodeURIComponent(slug)}/complete`,
-        how.idempotencyKey === undefined
-          ? {}
-          : { headers: { "idempotency-key": how.idempotencyKey } },
+        { headers: { "idempotency-key": how.idempotencyKey ?? crypto.randomUUID() } },
       ),
 
     leaderboard: async (board: BoardQuery & { limit?: number; offset?: number } = {}) =>

@@ -107,6 +107,19 @@ Deno.test("[client] a journey through the client against the real server", async
         assert.ok(Date.now() < deadline, "the follower sees the completion");
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+
+      // Without a key of the caller's, the client makes one: a proxy may send it twice.
+      const lifted = await fetch(`${server.url}/admin/actions/${slug}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ limit: null }),
+      });
+      assert.equal(lifted.status, 200);
+      await lifted.body?.cancel();
+      await client.completeAction(slug);
+      const [{ keyed }] = await db.sql`
+        SELECT count(*)::int AS keyed FROM completion_idempotency_keys`;
+      assert.equal(keyed, 2);
     } finally {
       follower.close();
     }

@@ -136,7 +136,7 @@ Deno.test("[embedded] without DATABASE_URL: the whole journey, then a restart ke
     const stopped = await server.stop("SIGTERM");
     assert.equal(stopped.code, 0, server.logs.join("\n"));
     // The server drained first, PostgreSQL stopped after it, and nothing is left running.
-    const order = ["draining and stopping", "embedded PostgreSQL stopped", '"stopped"'].map((
+    const order = ["then stopping", "embedded PostgreSQL stopped", '"stopped"'].map((
       text,
     ) => lineOf(server!, text));
     assert.ok(

@@ -39,8 +39,8 @@ export function proxyConfig(port: number, upstreams: string[]): string {
   text = replaceOnce(text, /^(\s*)listen 8080;$/m, `$1listen 127.0.0.1:${port};`);
   text = replaceOnce(
     text,
-    /^(\s*)server app:8000 resolve;$/m,
-    upstreams.map((upstream) => `$1server ${upstream};`).join("\n"),
+    /^(\s*)server app:8000 resolve( [^;]*)?;$/m,
+    upstreams.map((upstream) => `$1server ${upstream}$2;`).join("\n"),
   );
   return text;
 }
