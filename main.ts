@@ -109,12 +109,14 @@ const databaseUrl = embedded?.url ?? config.databaseUrl!;
 // Every instance migrates at start, under an advisory lock: replicas starting together are safe.
 // An external PostgreSQL that does not answer yet does not keep the instance from serving what
 // Redis holds: it migrates as soon as PostgreSQL answers, and is not ready until then.
-const migrated = await migrateOrFail(databaseUrl, log, {
-  allowAbsent: embedded === null,
-  fail,
-});
+// Behind a pooler in transaction mode, DATABASE_MIGRATION_URL is a direct connection.
+const migrations = {
+  url: embedded === null ? config.databaseMigrationUrl ?? databaseUrl : databaseUrl,
+  prepare: config.databasePrepare,
+};
+const migrated = await migrateOrFail(migrations, log, { allowAbsent: embedded === null, fail });
 rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated, accessLog });
-if (!migrated) migrateInBackground(databaseUrl, log, rt.schema);
+if (!migrated) migrateInBackground(migrations, log, rt.schema);
 const app = createApp(rt);
 const listening = {
   port: config.port,

@@ -57,6 +57,9 @@ const schema = z.object({
       .refine((value) => !value.includes("\0"), "must be a directory path"),
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DATABASE_MIGRATION_URL: optional(url(["postgres:", "postgresql:"])),
+  DATABASE_PREPARE: z.enum(["true", "false"], "must be true or false").default("true")
+    .transform((value) => value === "true"),
   COMPLETION_STATEMENTS: int(1, 200).default(1),
   REDIS_URL: optional(url(["redis:", "rediss:"])),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -112,6 +115,13 @@ export interface Config {
   /** The embedded mode's directory (its PostgreSQL cluster, its kept secrets); as given. */
   readonly dataDir: string;
   readonly databasePoolSize: number;
+  /**
+   * Where migrations run (a direct connection when DATABASE_URL is a pooler in transaction
+   * mode); null: DATABASE_URL.
+   */
+  readonly databaseMigrationUrl: string | null;
+  /** Named prepared statements; false behind a pooler in transaction mode. */
+  readonly databasePrepare: boolean;
   /** Completion statements in flight at once; completions that arrive meanwhile wait for the next. */
   readonly completionStatements: number;
   /** null: one instance on its own — the ranking from PostgreSQL, the feed in the process. */
@@ -186,6 +196,8 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.DATA_DIR ?? "./data",
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    databaseMigrationUrl: e.DATABASE_MIGRATION_URL ?? null,
+    databasePrepare: e.DATABASE_PREPARE,
     completionStatements: e.COMPLETION_STATEMENTS,
     redisUrl: e.REDIS_URL ?? null,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,

@@ -96,6 +96,7 @@ export async function openRuntime(
   metrics.postgresUp.set(1);
   const database = openDatabase(databaseUrl, {
     poolSize: config.databasePoolSize,
+    prepare: config.databasePrepare,
     onState(up, detail) {
       metrics.postgresUp.set(up ? 1 : 0);
       if (up) dbLog.info(detail);

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { bcryptVerify } from "hash-wasm";
 import type { Sql } from "postgres";
 import { ADMIN_TOKEN, newUser } from "./helpers.ts";
+import type { TestServer } from "./server.ts";
 
 /** One client's identity and what it holds. */
 interface Client {
@@ -312,4 +313,49 @@ export function summary(ack: Acknowledged): string {
     `${k}: ${v}`
   );
   return `${ack.completions.length} completions acknowledged; ${lines.join(", ")}`;
+}
+
+/** Seconds of load per run (DURABILITY_SECONDS to try longer). */
+const SECONDS = Number(Deno.env.get("DURABILITY_SECONDS") ?? 8);
+
+const LOAD = { clients: 20, readers: 2, seconds: SECONDS };
+
+/** What the server printed that is an error: any line at level ERROR, or anything on stderr. */
+export function errorsIn(server: TestServer): string[] {
+  return [
+    ...server.logs.filter((line) =>
+      line.includes('"level":"ERROR"') || line.includes("UNSAFE_TRANSACTION")
+    ),
+    ...server.stderr,
+  ];
+}
+
+/** The load's answers that are server errors (a 503 is honest; a 500 is not). */
+export function serverErrors(ack: Acknowledged): string[] {
+  return [...ack.answers.keys()].filter((key) => / 5\d\d$/.test(key) && !key.endsWith(" 503"));
+}
+
+/** Runs the load on `server` and stops it. */
+export async function loadAndStop(server: TestServer): Promise<Acknowledged> {
+  let ack: Acknowledged;
+  try {
+    ack = await mixedLoad(server.url, LOAD);
+  } finally {
+    const status = await server.stop("SIGTERM");
+    assert.equal(status.code, 0, server.logs.slice(-20).join("\n"));
+  }
+  console.log(summary(ack));
+  assert.ok(ack.completions.length > 0, "the load made no completion");
+  return ack;
+}
+
+/** What the server printed and answered was no error (checked after the writes: a loss first). */
+export function assertNoErrors(server: TestServer, ack: Acknowledged): void {
+  const printed = errorsIn(server);
+  assert.equal(
+    printed.length,
+    0,
+    `the server printed ${printed.length} errors, the first:\n${printed.slice(0, 2).join("\n")}`,
+  );
+  assert.deepEqual(serverErrors(ack), [], "the server answered 5xx other than 503");
 }

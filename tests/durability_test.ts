@@ -7,13 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
-import {
-  type Acknowledged,
-  checkAcknowledged,
-  checkTokensUsable,
-  mixedLoad,
-  summary,
-} from "./durability.ts";
+import { assertNoErrors, checkAcknowledged, checkTokensUsable, loadAndStop } from "./durability.ts";
 import {
   ADMIN_TOKEN,
   clearRedisPrefix,
@@ -21,52 +15,7 @@ import {
   randomPrefix,
   testEnv,
 } from "./helpers.ts";
-import { startServer, type TestServer } from "./server.ts";
-
-/** Seconds of load per run (DURABILITY_SECONDS to try longer). */
-const SECONDS = Number(Deno.env.get("DURABILITY_SECONDS") ?? 8);
-
-const LOAD = { clients: 20, readers: 2, seconds: SECONDS };
-
-/** What the server printed that is an error: any line at level ERROR, or anything on stderr. */
-function errorsIn(server: TestServer): string[] {
-  return [
-    ...server.logs.filter((line) =>
-      line.includes('"level":"ERROR"') || line.includes("UNSAFE_TRANSACTION")
-    ),
-    ...server.stderr,
-  ];
-}
-
-/** The load's answers that are server errors (a 503 is honest; a 500 is not). */
-function serverErrors(ack: Acknowledged): string[] {
-  return [...ack.answers.keys()].filter((key) => / 5\d\d$/.test(key) && !key.endsWith(" 503"));
-}
-
-/** Runs the load on `server` and stops it. */
-async function loadAndStop(server: TestServer): Promise<Acknowledged> {
-  let ack: Acknowledged;
-  try {
-    ack = await mixedLoad(server.url, LOAD);
-  } finally {
-    const status = await server.stop("SIGTERM");
-    assert.equal(status.code, 0, server.logs.slice(-20).join("\n"));
-  }
-  console.log(summary(ack));
-  assert.ok(ack.completions.length > 0, "the load made no completion");
-  return ack;
-}
-
-/** What the server printed and answered was no error (checked after the writes: a loss first). */
-function assertNoErrors(server: TestServer, ack: Acknowledged): void {
-  const printed = errorsIn(server);
-  assert.equal(
-    printed.length,
-    0,
-    `the server printed ${printed.length} errors, the first:\n${printed.slice(0, 2).join("\n")}`,
-  );
-  assert.deepEqual(serverErrors(ack), [], "the server answered 5xx other than 503");
-}
+import { startServer } from "./server.ts";
 
 for (const pool of [1, 3, 10]) {
   Deno.test(`[durability] scaled out, a pool of ${pool}: every acknowledged write is in PostgreSQL after the instance stops`, async () => {

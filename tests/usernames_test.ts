@@ -134,7 +134,7 @@ Deno.test("[usernames] the migration step keys existing names, oldest first; loo
     const [older] = await insert("paypal");
     const [lookAlike] = await insert("PaypaI");
     const [other] = await insert("ada");
-    const kept = await fillUsernameKeys(t.db.sql);
+    const kept = await t.db.sql.begin((tx) => fillUsernameKeys(tx));
     assert.deepEqual(kept, [{
       id: lookAlike.id,
       username: "PaypaI",
@@ -151,7 +151,7 @@ Deno.test("[usernames] the migration step keys existing names, oldest first; loo
     assert.notEqual(keys.get(lookAlike.id), usernameKey("paypal"));
     assert.ok(String(keys.get(lookAlike.id)).startsWith(usernameKey("paypal")));
     // Nothing left to key: a second run keeps nothing and changes nothing.
-    assert.deepEqual(await fillUsernameKeys(t.db.sql), []);
+    assert.deepEqual(await t.db.sql.begin((tx) => fillUsernameKeys(tx)), []);
     // Once keyed, the names they look like are taken; both old names stay as they were.
     assert.equal((await registerAs(t, "PAYPAL")).status, 409);
     assert.equal((await registerAs(t, "ADA")).status, 409);

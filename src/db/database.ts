@@ -26,6 +26,11 @@ export interface DatabaseOptions extends DatabaseEvents {
   poolSize: number;
   /** How long a connection attempt may take, in seconds. */
   connectTimeout?: number;
+  /**
+   * Named prepared statements (postgres.js' default); false behind a pooler in transaction mode,
+   * where a statement prepared on one server connection is missing on the next (DATABASE_PREPARE).
+   */
+  prepare?: boolean;
 }
 
 /** The instance's database. */
@@ -65,10 +70,25 @@ const CONNECTION_CODES = new Set([
   "53300", // too_many_connections
 ]);
 
-/** Whether `error` says that PostgreSQL could not be reached (SQLSTATE class 08 included). */
+/**
+ * Whether `error` says that the database named does not exist: PostgreSQL's 3D000, or a pooler's
+ * words for it — PgBouncer answers 08P01 "no such database", or passes PostgreSQL's message on.
+ */
+export function isMissingDatabase(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === "3D000") return true;
+  return typeof message === "string" &&
+    /no such database|database "[^"]*" does not exist/i.test(message);
+}
+
+/**
+ * Whether `error` says that PostgreSQL could not be reached (SQLSTATE class 08 included) — not a
+ * database that does not exist, which waiting will not mend.
+ */
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (CONNECTION_CODES.has(code) || code.startsWith("08"));
+  return typeof code === "string" && (CONNECTION_CODES.has(code) || code.startsWith("08")) &&
+    !isMissingDatabase(error);
 }
 
 /**
@@ -88,6 +108,7 @@ function connect(url: string, options: DatabaseOptions): Sql {
     max: options.poolSize,
     onnotice: () => {},
     connection: { application_name: "scoreboard" },
+    prepare: options.prepare ?? true,
     connect_timeout: options.connectTimeout ?? 2,
     // postgres.js waits up to 20 s between attempts by default: a query would wait that long.
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 0.5),
@@ -140,6 +161,7 @@ export function openDatabase(url: string, options: DatabaseOptions): Database {
       onnotice: () => {},
       connect_timeout: PROBE_TIMEOUT_MS / 1000,
       connection: { application_name: "scoreboard-probe" },
+      prepare: options.prepare ?? true,
     });
     try {
       return await succeedsWithin(PROBE_TIMEOUT_MS, () => probe`SELECT 1`);

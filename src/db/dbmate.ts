@@ -19,8 +19,21 @@ export const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboa
 export function dbmateUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);
   if (!url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
+  // postgres.js' own options, which lib/pq would send to the server as parameters (and fail).
+  for (const name of POSTGRES_JS_OPTIONS) url.searchParams.delete(name);
   return url.toString();
 }
+
+/** URL parameters that postgres.js reads and libpq does not know. */
+const POSTGRES_JS_OPTIONS = [
+  "prepare",
+  "max",
+  "idle_timeout",
+  "max_lifetime",
+  "fetch_types",
+  "publications",
+  "keep_alive",
+];
 
 /** How `dbmate` reports what the binary prints. */
 export interface DbmateOptions {

@@ -4,14 +4,14 @@
  * own). `deno task db:migrate` runs it from the command line.
  */
 import postgres, { type Sql } from "postgres";
-import { isConnectionError } from "./database.ts";
+import { isConnectionError, isMissingDatabase } from "./database.ts";
 import { dbmate, DEFAULT_DATABASE_URL } from "./dbmate.ts";
 import { connectDatabase } from "./mod.ts";
 import { fillUsernameKeys, type LookAlike } from "./username_keys.ts";
 
 /**
- * The session-level advisory lock held while dbmate runs. Advisory locks are per database, so
- * migrations of different databases on one server never wait for each other.
+ * The advisory lock held while dbmate runs (by a transaction: see `migrate`). Advisory locks are
+ * per database, so migrations of different databases on one server never wait for each other.
  */
 export const MIGRATION_LOCK_KEY = 0x73636f726562; // "scoreb" in ASCII: any constant will do
 
@@ -23,6 +23,8 @@ export interface MigrateOptions {
   onWait?: () => void;
   /** How long to keep trying while PostgreSQL does not answer (dbmate's `--wait` also waits 60 s). */
   waitMs?: number;
+  /** Named prepared statements (false behind a pooler in transaction mode: DATABASE_PREPARE). */
+  prepare?: boolean;
 }
 
 /** What one call did. */
@@ -38,21 +40,20 @@ export class MigrationError extends Error {
   override name = "MigrationError";
 }
 
-const connect = (url: string): Sql => connectDatabase(url, 1, 10, "scoreboard-migrate");
+const connect = (url: string, prepare = true): Sql =>
+  connectDatabase(url, 1, 10, "scoreboard-migrate", prepare);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The database `url` names; created when missing. Another process creating it too is fine. */
-async function ensureDatabase(url: string, deadline: number): Promise<void> {
+async function ensureDatabase(url: string, deadline: number, prepare: boolean): Promise<void> {
   for (;;) {
-    const sql = connect(url);
+    const sql = connect(url, prepare);
     try {
       await sql`SELECT 1`;
       return;
     } catch (error) {
-      if (error instanceof postgres.PostgresError && error.code === "3D000") {
-        return await createDatabase(url);
-      }
+      if (isMissingDatabase(error)) return await createDatabase(url, prepare);
       // Not reachable yet, or starting up: worth another try until the deadline.
       if (!isConnectionError(error) || Date.now() >= deadline) throw error;
     } finally {
@@ -62,12 +63,12 @@ async function ensureDatabase(url: string, deadline: number): Promise<void> {
   }
 }
 
-async function createDatabase(url: string): Promise<void> {
+async function createDatabase(url: string, prepare: boolean): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
   // Created from the server's maintenance database, as dbmate and createdb do.
   target.pathname = "/postgres";
-  const admin = connect(target.toString());
+  const admin = connect(target.toString(), prepare);
   try {
     await admin`CREATE DATABASE ${admin(name)}`;
   } catch (error) {
@@ -81,8 +82,8 @@ async function createDatabase(url: string): Promise<void> {
 
 /**
  * Creates the database `databaseUrl` names when it is missing, then applies the pending
- * migrations with dbmate while holding a session-level advisory lock on one dedicated connection
- * to it. Processes that come second wait for the lock, then find nothing pending.
+ * migrations with dbmate while a transaction on one connection to it holds an advisory lock.
+ * Processes that come second wait for the lock, then find nothing pending.
  */
 export async function migrate(
   databaseUrl: string,
@@ -90,32 +91,30 @@ export async function migrate(
 ): Promise<MigrateResult> {
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   try {
-    await ensureDatabase(databaseUrl, deadline);
+    await ensureDatabase(databaseUrl, deadline, options.prepare ?? true);
   } catch (error) {
     throw new MigrationError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
   }
 
-  const sql = connect(databaseUrl);
+  const sql = connect(databaseUrl, options.prepare ?? true);
   try {
-    const lock = await sql.reserve();
-    try {
-      // A server-wide statement_timeout must not cut short a wait for a long migration.
-      await lock`SET statement_timeout = 0`;
-      const [{ locked }] = await lock<{ locked: boolean }[]>`
-        SELECT pg_try_advisory_lock(${MIGRATION_LOCK_KEY}::bigint) AS locked`;
+    // The lock is a transaction's (pg_advisory_xact_lock): a transaction keeps its server
+    // connection even behind a pooler in transaction mode (a session lock would be taken on one
+    // server connection and released on another), and the lock goes when the transaction ends,
+    // however it ends — nothing to unlock, nothing left behind. SET LOCAL, for the same reason.
+    return await sql.begin(async (tx) => {
+      // A server's timeouts must not cut short a wait for a long migration.
+      await tx`SET LOCAL statement_timeout = 0`;
+      await tx`SET LOCAL idle_in_transaction_session_timeout = 0`;
+      const [{ locked }] = await tx<{ locked: boolean }[]>`
+        SELECT pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}::bigint) AS locked`;
       if (!locked) {
         options.onWait?.();
-        await lock`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY}::bigint)`;
+        await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY}::bigint)`;
       }
-      try {
-        const { applied } = await runDbmate(databaseUrl, options.onLine);
-        return { applied, lookAlikes: await fillUsernameKeys(lock) };
-      } finally {
-        await lock`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`;
-      }
-    } finally {
-      lock.release();
-    }
+      const { applied } = await runDbmate(databaseUrl, options.onLine);
+      return { applied, lookAlikes: await fillUsernameKeys(tx) };
+    });
   } catch (error) {
     if (error instanceof MigrationError) throw error;
     throw new MigrationError(`PostgreSQL: ${(error as Error).message}`, { cause: error });
@@ -157,9 +156,14 @@ export function describeLookAlike(found: LookAlike): string {
 
 if (import.meta.main) {
   try {
+    // As the server does: DATABASE_MIGRATION_URL first (a direct connection behind a pooler).
     const { applied, lookAlikes } = await migrate(
-      Deno.env.get("DATABASE_URL") || DEFAULT_DATABASE_URL,
-      { onWait: () => console.log("Another process is applying migrations; waiting for it.") },
+      Deno.env.get("DATABASE_MIGRATION_URL") || Deno.env.get("DATABASE_URL") ||
+        DEFAULT_DATABASE_URL,
+      {
+        onWait: () => console.log("Another process is applying migrations; waiting for it."),
+        prepare: Deno.env.get("DATABASE_PREPARE") !== "false",
+      },
     );
     if (applied.length === 0) console.log("Nothing to apply: the schema is up to date.");
     for (const line of lookAlikes.map(describeLookAlike)) console.warn(line);

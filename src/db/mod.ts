@@ -13,12 +13,14 @@ export function connectDatabase(
   max: number,
   connectTimeout = 30,
   applicationName = "scoreboard",
+  prepare = true,
 ): Sql {
   return postgres(url, {
     max,
     onnotice: () => {},
     connect_timeout: connectTimeout,
     connection: { application_name: applicationName },
+    prepare,
   });
 }
 

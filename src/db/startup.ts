@@ -18,11 +18,18 @@ const START_WAIT_MS = 3000;
 /** How often the background migration tries again. */
 const RETRY_MS = 2000;
 
-/** Migrates `databaseUrl`, with dbmate's output and the outcome in the log. */
-async function migrateLogged(databaseUrl: string, log: Logger, waitMs: number): Promise<void> {
+/** Where migrations go: DATABASE_MIGRATION_URL (else DATABASE_URL), with DATABASE_PREPARE. */
+export interface MigrationTarget {
+  url: string;
+  prepare: boolean;
+}
+
+/** Migrates `target`, with dbmate's output and the outcome in the log. */
+async function migrateLogged(target: MigrationTarget, log: Logger, waitMs: number): Promise<void> {
   const dbLog = log.getChild("migrate");
-  const { applied, lookAlikes } = await migrate(databaseUrl, {
+  const { applied, lookAlikes } = await migrate(target.url, {
     waitMs,
+    prepare: target.prepare,
     onLine: (line, stream) =>
       stream === "stderr"
         ? dbLog.warn("dbmate: {line}", { line })
@@ -50,16 +57,16 @@ function unreachable(error: unknown): boolean {
 }
 
 /**
- * Migrates `databaseUrl`: true once done; false when PostgreSQL does not answer and
- * `allowAbsent` (an external database); otherwise it calls `fail`.
+ * Migrates `target`: true once done; false when PostgreSQL does not answer and `allowAbsent` (an
+ * external database); otherwise it calls `fail`.
  */
 export async function migrateOrFail(
-  databaseUrl: string,
+  target: MigrationTarget,
   log: Logger,
   how: { allowAbsent: boolean; fail(message: string): Promise<never> },
 ): Promise<boolean> {
   try {
-    await migrateLogged(databaseUrl, log, START_WAIT_MS);
+    await migrateLogged(target, log, START_WAIT_MS);
     return true;
   } catch (error) {
     if (how.allowAbsent && unreachable(error)) {
@@ -74,11 +81,15 @@ export async function migrateOrFail(
 }
 
 /** Keeps trying to migrate until it succeeds, then marks the schema ready. */
-export function migrateInBackground(databaseUrl: string, log: Logger, schema: SchemaState): void {
+export function migrateInBackground(
+  target: MigrationTarget,
+  log: Logger,
+  schema: SchemaState,
+): void {
   (async () => {
     while (!schema.ready) {
       try {
-        await migrateLogged(databaseUrl, log, RETRY_MS);
+        await migrateLogged(target, log, RETRY_MS);
         schema.ready = true;
       } catch (error) {
         if (!unreachable(error)) {

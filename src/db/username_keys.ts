@@ -5,9 +5,9 @@
  * accounts an instance of the previous release inserted during a rolling update get theirs at the
  * next one.
  */
-import type { Sql } from "postgres";
+import type { TransactionSql } from "postgres";
 import { usernameKey } from "../auth/usernames.ts";
-import { uniqueViolation } from "./mod.ts";
+import { type Db, uniqueViolation } from "./mod.ts";
 
 /** Accounts keyed per statement. */
 const BATCH = 1000;
@@ -30,25 +30,28 @@ function apart(key: string, id: number): string {
   return `${key}\u{FFFF}${id}`;
 }
 
-/** Keys the accounts that have none, oldest first; answers the look-alikes it kept apart. */
-export async function fillUsernameKeys(sql: Sql): Promise<LookAlike[]> {
+/**
+ * Keys the accounts that have none, oldest first, in the migration's transaction (each batch in a
+ * savepoint of its own); answers the look-alikes it kept apart.
+ */
+export async function fillUsernameKeys(tx: TransactionSql): Promise<LookAlike[]> {
   const kept: LookAlike[] = [];
   for (;;) {
-    const rows = await sql<Row[]>`
+    const rows = await tx<Row[]>`
       SELECT id, username FROM accounts WHERE username_key IS NULL ORDER BY id LIMIT ${BATCH}`;
     if (rows.length === 0) return kept;
     try {
-      await keyBatch(sql, rows, kept);
+      await tx.savepoint((sp) => keyBatch(sp, rows, kept));
     } catch (error) {
       // A registration took one of the keys meanwhile: this batch again, one at a time.
       if (uniqueViolation(error) === null) throw error;
-      for (const row of rows) await keyBatch(sql, [row], kept);
+      for (const row of rows) await tx.savepoint((sp) => keyBatch(sp, [row], kept));
     }
   }
 }
 
 /** Keys `rows` in one statement, apart from the keys older accounts (or earlier rows) hold. */
-async function keyBatch(sql: Sql, rows: Row[], kept: LookAlike[]): Promise<void> {
+async function keyBatch(sql: Db, rows: Row[], kept: LookAlike[]): Promise<void> {
   const keys = rows.map((row) => usernameKey(row.username));
   const holders = new Map<string, Row>();
   for (

@@ -42,7 +42,13 @@ if (import.meta.main) {
   if (config.redisUrl === null) fail(2, "REDIS_URL is not set: without Redis there is no copy.");
   if (config.databaseUrl === null) fail(2, "DATABASE_URL is not set (see --help).");
 
-  const sql = connectDatabase(config.databaseUrl, 2, CONNECT_TIMEOUT_S);
+  const sql = connectDatabase(
+    config.databaseUrl,
+    2,
+    CONNECT_TIMEOUT_S,
+    "scoreboard-rebuild",
+    config.databasePrepare,
+  );
   const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_S * 1000,
