@@ -1047,19 +1047,19 @@ export interface components {
             type: "about:blank" | "urn:scoreboard:problem:account-suspended" | "urn:scoreboard:problem:action-limit" | "urn:scoreboard:problem:action-retired" | "urn:scoreboard:problem:already-voided" | "urn:scoreboard:problem:body-too-large" | "urn:scoreboard:problem:database-unavailable" | "urn:scoreboard:problem:email-taken" | "urn:scoreboard:problem:headers-too-large" | "urn:scoreboard:problem:idempotency-key-reused" | "urn:scoreboard:problem:invalid-credentials" | "urn:scoreboard:problem:invalid-refresh-token" | "urn:scoreboard:problem:not-an-operator" | "urn:scoreboard:problem:not-ranked" | "urn:scoreboard:problem:not-ready" | "urn:scoreboard:problem:operator-routes-disabled" | "urn:scoreboard:problem:rate-limited" | "urn:scoreboard:problem:request-timeout" | "urn:scoreboard:problem:score-overflow" | "urn:scoreboard:problem:shutting-down" | "urn:scoreboard:problem:slug-taken" | "urn:scoreboard:problem:starting" | "urn:scoreboard:problem:timed-out" | "urn:scoreboard:problem:too-many-streams" | "urn:scoreboard:problem:unauthorized" | "urn:scoreboard:problem:unknown-account" | "urn:scoreboard:problem:unknown-action" | "urn:scoreboard:problem:unknown-completion" | "urn:scoreboard:problem:unknown-session" | "urn:scoreboard:problem:unsupported-media-type" | "urn:scoreboard:problem:uri-too-long" | "urn:scoreboard:problem:username-taken" | "urn:scoreboard:problem:validation-error";
         };
         Readiness: {
-            /** @description In `single-instance` mode: why. */
+            /** @description In `single-instance` mode: why; with Redis `refusing`: what it refused. */
             detail?: string;
             /** @enum {string} */
             mode: "single-instance" | "scale-out";
             /** @enum {string} */
             postgres: "ok";
             /**
-             * @description `none`: no REDIS_URL, one instance on its own.
+             * @description `refusing`: Redis answers but refuses the service's commands (a replica: READONLY; a cluster node: MOVED, CROSSSLOT; no scripting…); `none`: no Redis configured, one instance on its own.
              * @enum {string}
              */
-            redis: "ok" | "down" | "none";
+            redis: "ok" | "down" | "refusing" | "none";
             /**
-             * @description `degraded`: Redis does not answer; the instance serves from PostgreSQL.
+             * @description `degraded`: Redis does not answer, or refuses the service's commands; the instance serves from PostgreSQL.
              * @enum {string}
              */
             status: "ok" | "degraded";

@@ -37,6 +37,26 @@ const origins = z.string().transform((value, ctx) => {
   return list;
 });
 
+/** "host:port,host:port": where Redis Sentinels answer. */
+const hostPorts = z.string().transform((value, ctx) => {
+  const list = value.split(",").map((item) => item.trim()).filter(Boolean);
+  const parsed: { host: string; port: number }[] = [];
+  for (const item of list) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(item);
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) {
+      ctx.addIssue({ code: "custom", message: `"${item}" is not host:port` });
+      return z.NEVER;
+    }
+    parsed.push({ host: match[1].replace(/^\[(.*)\]$/, "$1"), port });
+  }
+  if (parsed.length === 0) {
+    ctx.addIssue({ code: "custom", message: "must list host:port, comma-separated" });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
 /** Empty strings count as unset, as they do in most process managers' env files. */
 const optional = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
@@ -62,6 +82,9 @@ const schema = z.object({
     .transform((value) => value === "true"),
   COMPLETION_STATEMENTS: int(1, 200).default(1),
   REDIS_URL: optional(url(["redis:", "rediss:"])),
+  REDIS_SENTINELS: optional(hostPorts),
+  REDIS_SENTINEL_NAME: optional(z.string().trim().min(1).max(200)),
+  REDIS_SENTINEL_PASSWORD: optional(z.string().max(1024)),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
   JWT_SECRET: optional(
@@ -102,6 +125,17 @@ const schema = z.object({
 
 type Env = z.infer<typeof schema>;
 
+/**
+ * How to reach Redis: `url` alone, or through Sentinels (`url`, when given, then carries the
+ * master's credentials, database and TLS; its host is not used).
+ */
+export interface RedisTarget {
+  readonly url: string | null;
+  readonly sentinels: readonly { host: string; port: number }[] | null;
+  readonly sentinelName: string | null;
+  readonly sentinelPassword: string | null;
+}
+
 /** The validated configuration. `jwtSecret` is null when none was given (see `src/auth/secret.ts`). */
 export interface Config {
   readonly port: number;
@@ -124,8 +158,13 @@ export interface Config {
   readonly databasePrepare: boolean;
   /** Completion statements in flight at once; completions that arrive meanwhile wait for the next. */
   readonly completionStatements: number;
-  /** null: one instance on its own — the ranking from PostgreSQL, the feed in the process. */
+  /** REDIS_URL as given (see `redis` for whether there is a Redis at all). */
   readonly redisUrl: string | null;
+  /**
+   * Where Redis is — a URL, or Sentinels — or null: one instance on its own, the ranking from
+   * PostgreSQL, the feed in the process.
+   */
+  readonly redis: RedisTarget | null;
   readonly redisCommandTimeoutMs: number;
   readonly redisKeyPrefix: string;
   readonly jwtSecret: string | null;
@@ -190,6 +229,20 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
   const e = result.data;
+  if ((e.REDIS_SENTINELS === undefined) !== (e.REDIS_SENTINEL_NAME === undefined)) {
+    throw new ConfigError(
+      "invalid configuration:\n  REDIS_SENTINELS and REDIS_SENTINEL_NAME go together " +
+        "(the sentinels, and the name of the master they watch)",
+    );
+  }
+  const redis: RedisTarget | null = e.REDIS_URL === undefined && e.REDIS_SENTINELS === undefined
+    ? null
+    : Object.freeze({
+      url: e.REDIS_URL ?? null,
+      sentinels: e.REDIS_SENTINELS ? Object.freeze(e.REDIS_SENTINELS) : null,
+      sentinelName: e.REDIS_SENTINEL_NAME ?? null,
+      sentinelPassword: e.REDIS_SENTINEL_PASSWORD ?? null,
+    });
   return Object.freeze({
     port: e.PORT,
     httpServer: e.HTTP_SERVER,
@@ -200,6 +253,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     databasePrepare: e.DATABASE_PREPARE,
     completionStatements: e.COMPLETION_STATEMENTS,
     redisUrl: e.REDIS_URL ?? null,
+    redis,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     jwtSecret: e.JWT_SECRET ?? null,

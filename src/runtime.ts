@@ -26,6 +26,7 @@ import { type Audit, auditLog } from "./ops/audit.ts";
 import type { AccessLogWriter } from "./ops/logging.ts";
 import { createMetrics, type Metrics } from "./ops/metrics.ts";
 import { connectRedis, waitForReady } from "./redis/connect.ts";
+import { refusalOf } from "./redis/refusals.ts";
 
 /** How long `openRuntime` waits for Redis before it starts without it. */
 const REDIS_STARTUP_WAIT_MS = 3000;
@@ -90,7 +91,7 @@ export async function openRuntime(
   if (databaseUrl === null) throw new Error("openRuntime: no database URL");
   const secret = await accessTokenSecret(config, log);
   const operator = await operatorToken(config);
-  const metrics = createMetrics(config.redisUrl === null ? "single-instance" : "scale-out");
+  const metrics = createMetrics(config.redis === null ? "single-instance" : "scale-out");
   const audit = auditLog(log);
   const dbLog = log.getChild("postgres");
   metrics.postgresUp.set(1);
@@ -108,9 +109,9 @@ export async function openRuntime(
   });
   const sql = database.sql;
   const redisLog = log.getChild("redis");
-  const { redis, subscriber } = config.redisUrl === null
+  const { redis, subscriber } = config.redis === null
     ? { redis: null, subscriber: null }
-    : connectRedis(config.redisUrl, config.redisCommandTimeoutMs, redisLog);
+    : connectRedis(config.redis, config.redisCommandTimeoutMs, redisLog);
 
   if (redis) {
     metrics.redisUp.set(0);
@@ -142,7 +143,11 @@ export async function openRuntime(
     feed,
     clock,
     events: {
-      onRedisError: () => metrics.redisErrors.inc(),
+      onRedisError(error) {
+        metrics.redisErrors.inc();
+        const reply = refusalOf(error);
+        if (reply !== null) metrics.redisRefusals.inc({ reply });
+      },
       onScoreUpdate: () => metrics.scoreUpdates.inc(),
       onRebuild: (kind, window, seconds) =>
         metrics.rebuilds.observe({ kind, period: window.period }, seconds),
@@ -150,12 +155,13 @@ export async function openRuntime(
         metrics.rebuildFailures.inc({ kind, period: window.period }),
     },
   });
-  // The first connection rebuilds lost boards; every reconnection after an outage catches up.
-  let connectedBefore = false;
+  // Every connection — the first one too — brings each current board up to PostgreSQL, lost or
+  // not: a board that outlived this instance may have missed writes meanwhile (a Redis failover
+  // loses what the old master had not passed on; an outage loses what was written then), and a
+  // reconnection may be to a new master. A board already right costs a scan of its rows in
+  // PostgreSQL and a check of their revisions in Redis, nothing written.
   function onRedisReady(): void {
-    const work = connectedBefore ? leaderboard.reconcile() : leaderboard.ensure();
-    connectedBefore = true;
-    work.catch((error) =>
+    leaderboard.reconcile().catch((error) =>
       redisLog.warn("rebuilding the ranking failed: {message}", { message: error.message })
     );
   }

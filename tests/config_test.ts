@@ -91,3 +91,42 @@ Deno.test("[config] the server stops at start on a bad value, naming it", async 
     await db.drop();
   }
 });
+
+Deno.test("[config] Redis through Sentinels, and the settings that go with PgBouncer", () => {
+  const config = loadConfig({
+    REDIS_SENTINELS: "s1.internal:26379, [::1]:26380",
+    REDIS_SENTINEL_NAME: "mymaster",
+    DATABASE_URL: "postgres://app@pgbouncer:6432/scoreboard",
+    DATABASE_MIGRATION_URL: "postgres://app@postgres:5432/scoreboard",
+    DATABASE_PREPARE: "false",
+  });
+  assert.deepEqual(config.redis, {
+    url: null,
+    sentinels: [{ host: "s1.internal", port: 26379 }, { host: "::1", port: 26380 }],
+    sentinelName: "mymaster",
+    sentinelPassword: null,
+  });
+  assert.equal(config.databaseMigrationUrl, "postgres://app@postgres:5432/scoreboard");
+  assert.equal(config.databasePrepare, false);
+  assert.equal(loadConfig({}).redis, null);
+  assert.equal(loadConfig({}).databasePrepare, true);
+  for (
+    const [env, message] of [
+      [{ REDIS_SENTINELS: "s1:26379" }, /REDIS_SENTINELS and REDIS_SENTINEL_NAME go together/],
+      [{ REDIS_SENTINEL_NAME: "mymaster" }, /go together/],
+      [
+        { REDIS_SENTINELS: "s1", REDIS_SENTINEL_NAME: "m" },
+        /REDIS_SENTINELS: "s1" is not host:port/,
+      ],
+      [{ REDIS_SENTINELS: "s1:99999", REDIS_SENTINEL_NAME: "m" }, /is not host:port/],
+      [{ DATABASE_PREPARE: "no" }, /DATABASE_PREPARE: must be true or false/],
+      [{ DATABASE_MIGRATION_URL: "mysql://x" }, /DATABASE_MIGRATION_URL: must be a URL/],
+    ] as const
+  ) {
+    assert.throws(() => loadConfig(env), (error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+});

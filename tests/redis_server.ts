@@ -39,15 +39,18 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** Starts `redis-server` on a free port and waits until it answers. */
-export async function startTestRedis(): Promise<TestRedis> {
+/** Starts `redis-server` on a free port (with `extra` arguments) and waits until it answers. */
+export async function startTestRedis(extra: string[] = []): Promise<TestRedis> {
   const port = freePort();
   const url = `redis://127.0.0.1:${port}`;
   let child: Deno.ChildProcess | undefined;
 
   async function start(): Promise<void> {
     child = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      args: [
+        ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        ...extra,
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -72,5 +75,95 @@ export async function startTestRedis(): Promise<TestRedis> {
     start,
     pause: () => child?.kill("SIGSTOP"),
     resume: () => child?.kill("SIGCONT"),
+  };
+}
+
+/** A Redis master, a replica of it and three sentinels watching them (quorum 2), on free ports. */
+export interface TestSentinels {
+  readonly name: string;
+  readonly master: TestRedis;
+  readonly replica: TestRedis;
+  /** "host:port,…" of the sentinels (REDIS_SENTINELS). */
+  readonly sentinels: string;
+  /** The address the sentinels give for the master now. */
+  masterPort(): Promise<number>;
+  /** Promotes the replica (SENTINEL FAILOVER) and resolves once the sentinels name it. */
+  failover(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startTestSentinels(): Promise<TestSentinels> {
+  const name = "scoreboard";
+  const master = await startTestRedis();
+  const replica = await startTestRedis(["--replicaof", "127.0.0.1", String(master.port)]);
+  const dir = await Deno.makeTempDir({ prefix: "scoreboard-sentinel-" });
+  const ports = [freePort(), freePort(), freePort()];
+  const children: Deno.ChildProcess[] = [];
+  for (const port of ports) {
+    const conf = `${dir}/sentinel-${port}.conf`;
+    await Deno.writeTextFile(
+      conf,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${master.port} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        "",
+      ].join("\n"),
+    );
+    children.push(
+      new Deno.Command("redis-server", {
+        args: [conf, "--sentinel"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn(),
+    );
+  }
+  const sentinel = new Redis(ports[0], "127.0.0.1", { maxRetriesPerRequest: 1 });
+  sentinel.on("error", () => {});
+  async function masterPort(): Promise<number> {
+    const [, port] = await sentinel.call("SENTINEL", "get-master-addr-by-name", name) as string[];
+    return Number(port);
+  }
+  const ready = async () => {
+    try {
+      const replicas = await sentinel.call("SENTINEL", "replicas", name) as string[][];
+      const sentinels = await sentinel.call("SENTINEL", "sentinels", name) as string[][];
+      return replicas.length === 1 && sentinels.length === 2;
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 200 && !(await ready()); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  if (!(await ready())) throw new Error("the sentinels did not find the replica and each other");
+  return {
+    name,
+    master,
+    replica,
+    sentinels: ports.map((port) => `127.0.0.1:${port}`).join(","),
+    masterPort,
+    async failover() {
+      const before = await masterPort();
+      await sentinel.call("SENTINEL", "failover", name);
+      for (let i = 0; i < 200 && (await masterPort()) === before; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      if ((await masterPort()) === before) throw new Error("no failover within 10 s");
+    },
+    async stop() {
+      sentinel.disconnect();
+      for (const child of children) {
+        child.kill("SIGKILL");
+        await child.status;
+      }
+      await replica.stop();
+      await master.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
   };
 }

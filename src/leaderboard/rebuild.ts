@@ -4,7 +4,7 @@
  * while instances serve: each board is built aside, swapped in atomically, then brought up to
  * completions made meanwhile.
  */
-import { Redis } from "ioredis";
+import { describeRedis, redisClient } from "../redis/target.ts";
 import { loadConfigOrExit, whereTo } from "../config.ts";
 import { connectDatabase } from "../db/mod.ts";
 import { openLocalFeed } from "./feed.ts";
@@ -18,7 +18,7 @@ built from PostgreSQL, leaving deleted accounts out. Safe while instances serve:
 built aside and swapped in, then brought up to completions made meanwhile. Instances rebuild lost
 boards by themselves; run this after editing the database by hand, or to be sure.
 
-It reads the service's configuration: DATABASE_URL and REDIS_URL (both required here),
+It reads the service's configuration: DATABASE_URL and REDIS_URL or REDIS_SENTINELS (required here),
 REDIS_KEY_PREFIX (the same as the instances').
 
 Exit codes: 0 rebuilt; 1 a board could not be rebuilt; 2 usage; 69 PostgreSQL or Redis does not
@@ -39,7 +39,9 @@ if (import.meta.main) {
   }
   if (Deno.args.length > 0) fail(2, `unknown argument ${Deno.args[0]} (see --help)`);
   const config = loadConfigOrExit();
-  if (config.redisUrl === null) fail(2, "REDIS_URL is not set: without Redis there is no copy.");
+  if (config.redis === null) {
+    fail(2, "REDIS_URL (or REDIS_SENTINELS) is not set: without Redis there is no copy.");
+  }
   if (config.databaseUrl === null) fail(2, "DATABASE_URL is not set (see --help).");
 
   const sql = connectDatabase(
@@ -49,7 +51,7 @@ if (import.meta.main) {
     "scoreboard-rebuild",
     config.databasePrepare,
   );
-  const redis = new Redis(config.redisUrl, {
+  const redis = redisClient(config.redis!, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_S * 1000,
     commandTimeout: CONNECT_TIMEOUT_S * 1000,
@@ -71,7 +73,7 @@ if (import.meta.main) {
     await redis.connect();
   } catch (error) {
     await close();
-    fail(69, `Redis at ${whereTo(config.redisUrl)} does not answer: ${reason(error)}`);
+    fail(69, `Redis at ${describeRedis(config.redis!)} does not answer: ${reason(error)}`);
   }
 
   let failures = 0;

@@ -16,14 +16,19 @@ export const Health = z.object({ status: z.literal("ok") }).openapi("Health");
 /** GET /readyz while PostgreSQL answers. */
 export const Readiness = z.object({
   status: z.enum(["ok", "degraded"]).openapi({
-    description: "`degraded`: Redis does not answer; the instance serves from PostgreSQL.",
+    description: "`degraded`: Redis does not answer, or refuses the service's commands; the " +
+      "instance serves from PostgreSQL.",
   }),
   postgres: z.literal("ok"),
-  redis: z.enum(["ok", "down", "none"]).openapi({
-    description: "`none`: no REDIS_URL, one instance on its own.",
+  redis: z.enum(["ok", "down", "refusing", "none"]).openapi({
+    description: "`refusing`: Redis answers but refuses the service's commands (a replica: " +
+      "READONLY; a cluster node: MOVED, CROSSSLOT; no scripting…); `none`: no Redis " +
+      "configured, one instance on its own.",
   }),
   mode: z.enum(["single-instance", "scale-out"]),
-  detail: z.string().optional().openapi({ description: "In `single-instance` mode: why." }),
+  detail: z.string().optional().openapi({
+    description: "In `single-instance` mode: why; with Redis `refusing`: what it refused.",
+  }),
 }).openapi("Readiness");
 
 /** The body of GET /readyz while ready. */

@@ -23,6 +23,7 @@ export interface Metrics {
   // Ranking
   readonly scoreUpdates: client.Counter;
   readonly redisErrors: client.Counter;
+  readonly redisRefusals: client.Counter<"reply">;
   readonly rebuilds: client.Histogram<"kind" | "period">;
   readonly rebuildFailures: client.Counter<"kind" | "period">;
   readonly redisUp: client.Gauge;
@@ -99,6 +100,13 @@ export function createMetrics(mode: string): Metrics {
     redisErrors: new client.Counter({
       name: `${PREFIX}redis_errors_total`,
       help: "Redis commands that failed (PostgreSQL answered, or a repair was scheduled).",
+      registers,
+    }),
+    redisRefusals: new client.Counter({
+      name: `${PREFIX}redis_refusals_total`,
+      help: "Redis commands refused by a Redis that answers (READONLY, MOVED, CROSSSLOT…), " +
+        "by reply: a replica, a cluster or a server that does not fit the service.",
+      labelNames: ["reply"],
       registers,
     }),
     rebuilds: new client.Histogram({

@@ -8,6 +8,7 @@ import { Problem } from "../http/problem.ts";
 import { healthRoute, metricsRoute, type Readiness, readyRoute } from "./api.ts";
 import type { Metrics } from "./metrics.ts";
 import { bearerCheck } from "../auth/bearer.ts";
+import { probeRedis } from "../redis/refusals.ts";
 
 const CHECK_TIMEOUT_MS = 1000;
 
@@ -22,6 +23,7 @@ export function opsRoutes(
   deps: {
     sql: Sql;
     redis: Redis | null;
+    config: { redisKeyPrefix: string };
     metrics: Metrics;
     schema: SchemaState;
     lifecycle: { draining: boolean };
@@ -34,11 +36,12 @@ export function opsRoutes(
   return openApiRouter()
     .openapi(healthRoute, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyRoute, async (c) => {
-      const [postgres, redisUp] = await Promise.all([
+      const [postgres, probed] = await Promise.all([
         answers(() => sql`SELECT 1`),
-        redis === null ? null : answers(() => redis.ping()),
+        redis === null ? null : probeRedis(redis, deps.config.redisKeyPrefix, CHECK_TIMEOUT_MS),
       ]);
-      const redisState: Readiness["redis"] = redisUp === null ? "none" : redisUp ? "ok" : "down";
+      const redisState: Readiness["redis"] = probed === null ? "none" : probed.state;
+      if (probed?.state === "refusing") metrics.redisRefusals.inc({ reply: probed.reply });
       if (deps.lifecycle.draining) {
         // Load balancers take it out first; it goes on serving what they still send meanwhile.
         throw new Problem(503, {
@@ -57,13 +60,19 @@ export function opsRoutes(
         });
       }
       const body: Readiness = {
-        status: redisUp === false ? "degraded" : "ok",
+        status: redisState === "down" || redisState === "refusing" ? "degraded" : "ok",
         postgres: "ok",
         redis: redisState,
         ...(redis === null
           ? {
             mode: "single-instance",
             detail: "One instance on its own: it cannot scale out (set REDIS_URL to run several).",
+          }
+          : probed?.state === "refusing"
+          ? {
+            mode: "scale-out",
+            detail: `Redis answers but refuses the service's commands (${probed.reply}): ` +
+              "a replica, a cluster node or a server that does not fit; serving from PostgreSQL.",
           }
           : { mode: "scale-out" }),
       };

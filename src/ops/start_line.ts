@@ -1,5 +1,6 @@
 /** The start line: where the instance listens and what it runs on, never a password. */
 import { type Config, whereTo } from "../config.ts";
+import { describeRedis } from "../redis/target.ts";
 import { VERSION } from "../version.ts";
 
 /** The message and properties of the start line (a logger's arguments). */
@@ -15,7 +16,7 @@ export function startLine(
 ): [string, Record<string, unknown>] {
   const host = at.hostname === "0.0.0.0" || at.hostname === "::" ? "localhost" : at.hostname;
   const url = `http://${host}:${at.port}`;
-  const alone = config.redisUrl === null;
+  const alone = config.redis === null;
   const operator = !at.operator.on
     ? "; the console is off (ADMIN_TOKEN is not set)"
     : at.operator.tokenFile === null
@@ -39,7 +40,7 @@ export function startLine(
       database: at.embedded === null
         ? whereTo(config.databaseUrl!)
         : `embedded PostgreSQL at ${at.embedded}`,
-      redis: alone ? null : whereTo(config.redisUrl!),
+      redis: alone ? null : describeRedis(config.redis!),
       redisKeyPrefix: config.redisKeyPrefix,
       operatorRoutes: at.operator.on,
     },

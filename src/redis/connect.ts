@@ -3,7 +3,9 @@
  * subscription that waits for it. Both time out on a Redis that stalls instead of refusing.
  */
 import type { Logger } from "@logtape/logtape";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import type { RedisTarget } from "../config.ts";
+import { redisClient } from "./target.ts";
 
 /** Resolves once `redis` is ready, or after `ms` anyway. */
 export function waitForReady(redis: Redis, ms: number): Promise<void> {
@@ -20,8 +22,8 @@ export function waitForReady(redis: Redis, ms: number): Promise<void> {
 }
 
 /** The two Redis connections of an instance, with their failures logged once per outage. */
-export function connectRedis(url: string, commandTimeoutMs: number, log: Logger) {
-  const redis = new Redis(url, {
+export function connectRedis(target: RedisTarget, commandTimeoutMs: number, log: Logger) {
+  const redis = redisClient(target, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     // A Redis that stalls (a stopped process, a black-holed network) sends nothing back: a
@@ -38,7 +40,7 @@ export function connectRedis(url: string, commandTimeoutMs: number, log: Logger)
     autoPipeliningIgnoredCommands: ["rlflxIncr"],
     connectionName: "scoreboard",
   });
-  const subscriber = new Redis(url, {
+  const subscriber = redisClient(target, {
     maxRetriesPerRequest: null,
     socketTimeout: commandTimeoutMs,
     connectionName: "scoreboard-subscriber",
