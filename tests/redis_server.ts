@@ -43,12 +43,16 @@ async function answers(url: string): Promise<boolean> {
 export async function startTestRedis(extra: string[] = []): Promise<TestRedis> {
   const port = freePort();
   const url = `redis://127.0.0.1:${port}`;
+  // Where a master writes the snapshot a replica syncs from (never the checkout).
+  const dir = await Deno.makeTempDir({ prefix: "scoreboard-redis-" });
   let child: Deno.ChildProcess | undefined;
 
   async function start(): Promise<void> {
+    await Deno.mkdir(dir, { recursive: true });
     child = new Deno.Command("redis-server", {
       args: [
         ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        ...["--dir", dir],
         ...extra,
       ],
       stdin: "null",
@@ -71,6 +75,7 @@ export async function startTestRedis(extra: string[] = []): Promise<TestRedis> {
       child.kill("SIGKILL");
       await child.status;
       child = undefined;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
     start,
     pause: () => child?.kill("SIGSTOP"),
