@@ -85,6 +85,7 @@ const schema = z.object({
   REDIS_SENTINELS: optional(hostPorts),
   REDIS_SENTINEL_NAME: optional(z.string().trim().min(1).max(200)),
   REDIS_SENTINEL_PASSWORD: optional(z.string().max(1024)),
+  REDIS_CLUSTER_NODES: optional(hostPorts),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
   JWT_SECRET: optional(
@@ -134,6 +135,18 @@ export interface RedisTarget {
   readonly sentinels: readonly { host: string; port: number }[] | null;
   readonly sentinelName: string | null;
   readonly sentinelPassword: string | null;
+  /** A Redis Cluster's nodes to start from (REDIS_CLUSTER_NODES), or null. */
+  readonly clusterNodes: readonly { host: string; port: number }[] | null;
+}
+
+/**
+ * The key prefix in a Redis Cluster: every key of the service in one hash slot, so that its
+ * scripts may touch several at once. A prefix with a hash tag is kept; else it becomes the tag
+ * (`acme:` → `{acme:}`), and an empty one `{scoreboard}:`.
+ */
+export function clusterPrefix(prefix: string): string {
+  if (/\{[^}]+\}/.test(prefix)) return prefix;
+  return prefix === "" ? "{scoreboard}:" : `{${prefix}}`;
 }
 
 /** The validated configuration. `jwtSecret` is null when none was given (see `src/auth/secret.ts`). */
@@ -235,14 +248,22 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
         "(the sentinels, and the name of the master they watch)",
     );
   }
-  const redis: RedisTarget | null = e.REDIS_URL === undefined && e.REDIS_SENTINELS === undefined
-    ? null
-    : Object.freeze({
-      url: e.REDIS_URL ?? null,
-      sentinels: e.REDIS_SENTINELS ? Object.freeze(e.REDIS_SENTINELS) : null,
-      sentinelName: e.REDIS_SENTINEL_NAME ?? null,
-      sentinelPassword: e.REDIS_SENTINEL_PASSWORD ?? null,
-    });
+  if (e.REDIS_SENTINELS !== undefined && e.REDIS_CLUSTER_NODES !== undefined) {
+    throw new ConfigError(
+      "invalid configuration:\n  REDIS_SENTINELS and REDIS_CLUSTER_NODES: one or the other",
+    );
+  }
+  const cluster = e.REDIS_CLUSTER_NODES ?? null;
+  const redis: RedisTarget | null =
+    e.REDIS_URL === undefined && e.REDIS_SENTINELS === undefined && cluster === null
+      ? null
+      : Object.freeze({
+        url: e.REDIS_URL ?? null,
+        sentinels: e.REDIS_SENTINELS ? Object.freeze(e.REDIS_SENTINELS) : null,
+        sentinelName: e.REDIS_SENTINEL_NAME ?? null,
+        sentinelPassword: e.REDIS_SENTINEL_PASSWORD ?? null,
+        clusterNodes: cluster === null ? null : Object.freeze(cluster),
+      });
   return Object.freeze({
     port: e.PORT,
     httpServer: e.HTTP_SERVER,
@@ -255,7 +276,7 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     redisUrl: e.REDIS_URL ?? null,
     redis,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
-    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisKeyPrefix: cluster === null ? e.REDIS_KEY_PREFIX : clusterPrefix(e.REDIS_KEY_PREFIX),
     jwtSecret: e.JWT_SECRET ?? null,
     adminToken: e.ADMIN_TOKEN ?? null,
     metricsToken: e.METRICS_TOKEN ?? null,

@@ -105,6 +105,7 @@ Deno.test("[config] Redis through Sentinels, and the settings that go with PgBou
     sentinels: [{ host: "s1.internal", port: 26379 }, { host: "::1", port: 26380 }],
     sentinelName: "mymaster",
     sentinelPassword: null,
+    clusterNodes: null,
   });
   assert.equal(config.databaseMigrationUrl, "postgres://app@postgres:5432/scoreboard");
   assert.equal(config.databasePrepare, false);
@@ -119,6 +120,10 @@ Deno.test("[config] Redis through Sentinels, and the settings that go with PgBou
         /REDIS_SENTINELS: "s1" is not host:port/,
       ],
       [{ REDIS_SENTINELS: "s1:99999", REDIS_SENTINEL_NAME: "m" }, /is not host:port/],
+      [
+        { REDIS_SENTINELS: "s:1", REDIS_SENTINEL_NAME: "m", REDIS_CLUSTER_NODES: "n:2" },
+        /one or the other/,
+      ],
       [{ DATABASE_PREPARE: "no" }, /DATABASE_PREPARE: must be true or false/],
       [{ DATABASE_MIGRATION_URL: "mysql://x" }, /DATABASE_MIGRATION_URL: must be a URL/],
     ] as const
@@ -129,4 +134,17 @@ Deno.test("[config] Redis through Sentinels, and the settings that go with PgBou
       return true;
     });
   }
+});
+
+Deno.test("[config] in a Redis Cluster every key carries one hash tag: the prefix's, or {scoreboard}", () => {
+  const nodes = { REDIS_CLUSTER_NODES: "n1:7000,n2:7001" };
+  assert.deepEqual(loadConfig(nodes).redis?.clusterNodes, [
+    { host: "n1", port: 7000 },
+    { host: "n2", port: 7001 },
+  ]);
+  assert.equal(loadConfig(nodes).redisKeyPrefix, "{scoreboard}:");
+  assert.equal(loadConfig({ ...nodes, REDIS_KEY_PREFIX: "acme:" }).redisKeyPrefix, "{acme:}");
+  assert.equal(loadConfig({ ...nodes, REDIS_KEY_PREFIX: "{acme}:" }).redisKeyPrefix, "{acme}:");
+  // Without a cluster, the prefix is used as it is.
+  assert.equal(loadConfig({ REDIS_KEY_PREFIX: "acme:" }).redisKeyPrefix, "acme:");
 });

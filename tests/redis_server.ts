@@ -172,3 +172,63 @@ export async function startTestSentinels(): Promise<TestSentinels> {
     },
   };
 }
+
+/** A Redis Cluster of three masters (no replicas) on free ports. */
+export interface TestCluster {
+  /** "host:port,…" of its nodes (REDIS_CLUSTER_NODES). */
+  readonly nodes: string;
+  readonly ports: number[];
+  stop(): Promise<void>;
+}
+
+export async function startTestCluster(): Promise<TestCluster> {
+  const servers: TestRedis[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      servers.push(
+        await startTestRedis(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]),
+      );
+    }
+    const create = await new Deno.Command("redis-cli", {
+      args: [
+        "--cluster",
+        "create",
+        ...servers.map((server) => `127.0.0.1:${server.port}`),
+        "--cluster-replicas",
+        "0",
+        "--cluster-yes",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!create.success) {
+      throw new Error(`redis-cli --cluster create: ${new TextDecoder().decode(create.stderr)}`);
+    }
+    const ok = async () => {
+      const client = new Redis(servers[0].port, "127.0.0.1", { maxRetriesPerRequest: 1 });
+      client.on("error", () => {});
+      try {
+        const info = await client.call("CLUSTER", "INFO") as string;
+        return info.includes("cluster_state:ok");
+      } catch {
+        return false;
+      } finally {
+        client.disconnect();
+      }
+    };
+    for (let i = 0; i < 200 && !(await ok()); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    if (!(await ok())) throw new Error("the cluster did not come up within 10 s");
+  } catch (error) {
+    for (const server of servers) await server.stop();
+    throw error;
+  }
+  return {
+    nodes: servers.map((server) => `127.0.0.1:${server.port}`).join(","),
+    ports: servers.map((server) => server.port),
+    async stop() {
+      for (const server of servers) await server.stop();
+    },
+  };
+}

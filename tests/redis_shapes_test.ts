@@ -18,7 +18,9 @@ import {
   type SessionBody,
   testEnv,
 } from "./helpers.ts";
-import { startTestRedis, startTestSentinels } from "./redis_server.ts";
+import { startTestCluster, startTestRedis, startTestSentinels } from "./redis_server.ts";
+import { openStream } from "./sse.ts";
+import { Cluster } from "ioredis";
 import { startServer } from "./server.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -206,5 +208,87 @@ Deno.test("[redis] a start trusts no board: one that missed writes while the ins
     redis.disconnect();
     await db.drop();
     await clearRedisPrefix(prefix);
+  }
+});
+
+Deno.test("[cluster] two instances on a three-master Redis Cluster: the journey, the live feed between them, boards equal PostgreSQL", async () => {
+  const cluster = await startTestCluster();
+  const db = await createTestDatabase();
+  const env = testEnv(db, "acme:", {
+    REDIS_URL: "",
+    REDIS_CLUSTER_NODES: cluster.nodes,
+    COMPLETIONS_PER_SECOND: "1000",
+  });
+  const servers = [await startServer(env), await startServer(env)];
+  const client = new Cluster(cluster.ports.map((port) => ({ host: "127.0.0.1", port })));
+  client.on("error", () => {});
+  const prefix = "{acme:}";
+  const stream = await openStream(`${servers[1].url}/leaderboard/stream`);
+  try {
+    for (const server of servers) {
+      const ready = await (await fetch(`${server.url}/readyz`)).json();
+      assert.deepEqual([ready.status, ready.redis], ["ok", "ok"]);
+    }
+    const first = await stream.next();
+    assert.equal(first.event, "leaderboard");
+    const { slug, sessions } = await players(servers[0].url, 3);
+    for (const session of sessions) {
+      const res = await fetch(`${servers[0].url}/actions/${slug}/complete`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${session.accessToken}` },
+      });
+      assert.equal(res.status, 201);
+      await res.body?.cancel();
+    }
+    // The other instance's stream hears of them (the feed goes through the cluster).
+    for (;;) {
+      const event = await stream.next();
+      if (JSON.parse(event.data).entries.length === 3) break;
+    }
+    // Every key of the service carries the hash tag: one slot, whatever the node.
+    const slots = new Set<number>();
+    for (const node of client.nodes("master")) {
+      for (const key of await node.keys("*")) {
+        assert.ok(key.startsWith(prefix), key);
+        slots.add(Number(await node.call("CLUSTER", "KEYSLOT", key)));
+      }
+    }
+    assert.equal(slots.size, 1);
+    const copy = client as unknown as Redis;
+    await eventually(() => boardsAgree(servers[1].url, db.sql, copy, prefix));
+    // leaderboard:rebuild on the cluster: a corrupted board comes back as PostgreSQL has it.
+    await copy.zadd(`${prefix}leaderboard`, 999, "424242");
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "leaderboard:rebuild"],
+      cwd: new URL("../", import.meta.url),
+      env: { ...env, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
+    assert.ok(await boardsAgree(servers[1].url, db.sql, copy, prefix));
+  } finally {
+    await stream.close();
+    client.disconnect();
+    for (const server of servers) await server.stop();
+    await cluster.stop();
+    await db.drop();
+  }
+});
+
+Deno.test("[cluster] a plain REDIS_URL on a cluster node is `refusing` (MOVED, CROSSSLOT), never `ok`", async () => {
+  const cluster = await startTestCluster();
+  const db = await createTestDatabase();
+  const server = await startServer(testEnv(db, randomPrefix(), {
+    REDIS_URL: `redis://127.0.0.1:${cluster.ports[0]}`,
+  }));
+  try {
+    const body = await (await fetch(`${server.url}/readyz`)).json();
+    assert.deepEqual([body.status, body.redis], ["degraded", "refusing"]);
+    assert.match(body.detail, /MOVED|CROSSSLOT/);
+  } finally {
+    await server.stop();
+    await cluster.stop();
+    await db.drop();
   }
 });

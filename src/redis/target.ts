@@ -3,7 +3,7 @@
  * (REDIS_SENTINELS, REDIS_SENTINEL_NAME), where every connection asks the sentinels for the
  * current master and follows it through a failover.
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { type RedisTarget, whereTo } from "../config.ts";
 
 /** At most one reconnection a connection makes for READONLY in this long. */
@@ -39,9 +39,14 @@ function urlOptions(url: string): RedisOptions {
   };
 }
 
-/** A client on `target` with `options` (each connection of its own). */
+/**
+ * A client on `target` with `options` (each connection of its own). A Redis Cluster's client is
+ * typed as a plain one: it takes the same commands, scripts and subscriptions, and every key the
+ * service uses is in one slot (see `clusterPrefix`).
+ */
 export function redisClient(target: RedisTarget, options: RedisOptions): Redis {
   const common: RedisOptions = { reconnectOnError: reconnectOnReadonly(), ...options };
+  if (target.clusterNodes !== null) return clusterClient(target, common);
   if (target.sentinels === null) return new Redis(target.url!, common);
   return new Redis({
     ...(target.url ? urlOptions(target.url) : {}),
@@ -54,8 +59,31 @@ export function redisClient(target: RedisTarget, options: RedisOptions): Redis {
   });
 }
 
+function clusterClient(target: RedisTarget, options: RedisOptions): Redis {
+  const {
+    enableOfflineQueue,
+    enableAutoPipelining,
+    autoPipeliningIgnoredCommands,
+    lazyConnect,
+    retryStrategy,
+    ...node
+  } = options;
+  const cluster = new Cluster(target.clusterNodes!.map(({ host, port }) => ({ host, port })), {
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
+    ...(autoPipeliningIgnoredCommands ? { autoPipeliningIgnoredCommands } : {}),
+    ...(lazyConnect === undefined ? {} : { lazyConnect }),
+    ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
+    redisOptions: { ...(target.url ? urlOptions(target.url) : {}), ...node },
+  });
+  return cluster as unknown as Redis;
+}
+
 /** Where `target` points, for logs and messages: never a password. */
 export function describeRedis(target: RedisTarget): string {
+  if (target.clusterNodes !== null) {
+    return `cluster://${target.clusterNodes.map(({ host, port }) => `${host}:${port}`).join(",")}`;
+  }
   if (target.sentinels === null) return whereTo(target.url!);
   const hosts = target.sentinels.map(({ host, port }) => `${host}:${port}`).join(",");
   return `sentinel://${hosts}/${target.sentinelName}`;
