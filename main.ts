@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { createApp } from "./src/app.ts";
 import { serveWithNode } from "./src/http/node_server.ts";
 import { loadConfigOrExit } from "./src/config.ts";
+import { tlsFilesOf } from "./src/db/tls.ts";
 // Types only: the module itself is loaded below, in the embedded mode alone.
 import type { EmbeddedPostgres } from "./src/db/embedded/mod.ts";
 import { migrateInBackground, migrateOrFail } from "./src/db/startup.ts";
@@ -75,6 +76,25 @@ async function fail(message: string, properties: Record<string, unknown> = {}): 
   return await exit(1);
 }
 
+// `deno task start` allows the certificate files the environment names; other flags may not.
+for (
+  const file of [
+    ...[config.databaseUrl, config.databaseMigrationUrl].flatMap((url) =>
+      url === null ? [] : tlsFilesOf(url)
+    ),
+    ...Object.values(config.redis?.tls ?? {}).filter((path): path is string => path !== null),
+  ]
+) {
+  if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") {
+    const quoted = JSON.stringify(file);
+    await fail(
+      `the certificate file ${quoted} may not be read by this run: start it with \`deno task ` +
+        `start\`, which allows the files the environment names, or add --allow-read=${quoted}`,
+      { file },
+    );
+  }
+}
+
 if (config.databaseUrl === null) {
   // `deno task start` allows DATA_DIR, wherever it is; a `deno run` of other flags may not.
   const dataDir = resolve(config.dataDir);
@@ -119,6 +139,7 @@ rt = await openRuntime(config, log, { databaseUrl, schemaReady: migrated, access
 if (!migrated) migrateInBackground(migrations, log, rt.schema);
 const app = createApp(rt);
 const listening = {
+  hostname: config.host,
   port: config.port,
   onListen: ({ hostname, port }: { hostname: string; port: number }) =>
     startLog.info(

@@ -1,5 +1,6 @@
 /** The service's whole configuration: the environment, validated with zod. The only reader of it. */
 import { z } from "zod";
+import { withTlsFiles } from "./db/tls.ts";
 
 const int = (min: number, max: number) =>
   z.string().trim().regex(/^-?\d+$/, "must be a whole number").transform(Number).pipe(
@@ -36,6 +37,10 @@ const origins = z.string().transform((value, ctx) => {
   }
   return list;
 });
+
+/** A file's path (a certificate, a key). */
+const filePath = z.string().trim().min(1, "must be a file path").max(4096)
+  .refine((value) => !value.includes("\0"), "must be a file path");
 
 /** "host:port,host:port": where Redis Sentinels answer. */
 const hostPorts = z.string().transform((value, ctx) => {
@@ -78,6 +83,9 @@ const schema = z.object({
   ),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   DATABASE_MIGRATION_URL: optional(url(["postgres:", "postgresql:"])),
+  DATABASE_CA_FILE: optional(filePath),
+  DATABASE_CLIENT_CERT: optional(filePath),
+  DATABASE_CLIENT_KEY: optional(filePath),
   DATABASE_PREPARE: z.enum(["true", "false"], "must be true or false").default("true")
     .transform((value) => value === "true"),
   COMPLETION_STATEMENTS: int(1, 200).default(1),
@@ -86,6 +94,10 @@ const schema = z.object({
   REDIS_SENTINEL_NAME: optional(z.string().trim().min(1).max(200)),
   REDIS_SENTINEL_PASSWORD: optional(z.string().max(1024)),
   REDIS_CLUSTER_NODES: optional(hostPorts),
+  REDIS_CA_FILE: optional(filePath),
+  REDIS_CLIENT_CERT: optional(filePath),
+  REDIS_CLIENT_KEY: optional(filePath),
+  HOST: z.string().trim().min(1).max(255).default("0.0.0.0"),
   REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(1000),
   REDIS_KEY_PREFIX: z.string().max(100).default(""),
   JWT_SECRET: optional(
@@ -137,6 +149,8 @@ export interface RedisTarget {
   readonly sentinelPassword: string | null;
   /** A Redis Cluster's nodes to start from (REDIS_CLUSTER_NODES), or null. */
   readonly clusterNodes: readonly { host: string; port: number }[] | null;
+  /** Files of TLS (REDIS_CA_FILE, REDIS_CLIENT_CERT, REDIS_CLIENT_KEY): TLS when any is set. */
+  readonly tls: { ca: string | null; cert: string | null; key: string | null };
 }
 
 /**
@@ -152,6 +166,8 @@ export function clusterPrefix(prefix: string): string {
 /** The validated configuration. `jwtSecret` is null when none was given (see `src/auth/secret.ts`). */
 export interface Config {
   readonly port: number;
+  /** The address to listen on (HOST): every interface by default. */
+  readonly host: string;
   /**
    * deno: Deno.serve (plain requests about twice as fast); node: node:http (a stream costs about
    * a third of the memory) — for instances that carry the streams.
@@ -263,14 +279,28 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
         sentinelName: e.REDIS_SENTINEL_NAME ?? null,
         sentinelPassword: e.REDIS_SENTINEL_PASSWORD ?? null,
         clusterNodes: cluster === null ? null : Object.freeze(cluster),
+        tls: Object.freeze({
+          ca: e.REDIS_CA_FILE ?? null,
+          cert: e.REDIS_CLIENT_CERT ?? null,
+          key: e.REDIS_CLIENT_KEY ?? null,
+        }),
       });
+  // DATABASE_CA_FILE & co. become the URLs' libpq parameters (see src/db/tls.ts).
+  const databaseTls = {
+    sslrootcert: e.DATABASE_CA_FILE,
+    sslcert: e.DATABASE_CLIENT_CERT,
+    sslkey: e.DATABASE_CLIENT_KEY,
+  };
+  const tlsOf = (value: string | undefined) =>
+    value === undefined ? null : withTlsFiles(value, databaseTls);
   return Object.freeze({
     port: e.PORT,
+    host: e.HOST,
     httpServer: e.HTTP_SERVER,
-    databaseUrl: e.DATABASE_URL ?? null,
+    databaseUrl: tlsOf(e.DATABASE_URL),
     dataDir: e.DATA_DIR ?? "./data",
     databasePoolSize: e.DATABASE_POOL_SIZE,
-    databaseMigrationUrl: e.DATABASE_MIGRATION_URL ?? null,
+    databaseMigrationUrl: tlsOf(e.DATABASE_MIGRATION_URL),
     databasePrepare: e.DATABASE_PREPARE,
     completionStatements: e.COMPLETION_STATEMENTS,
     redisUrl: e.REDIS_URL ?? null,

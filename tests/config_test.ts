@@ -106,6 +106,7 @@ Deno.test("[config] Redis through Sentinels, and the settings that go with PgBou
     sentinelName: "mymaster",
     sentinelPassword: null,
     clusterNodes: null,
+    tls: { ca: null, cert: null, key: null },
   });
   assert.equal(config.databaseMigrationUrl, "postgres://app@postgres:5432/scoreboard");
   assert.equal(config.databasePrepare, false);

@@ -33,12 +33,27 @@ function freePort(): number {
   return port;
 }
 
-/** Creates and starts a cluster of the machine's PostgreSQL version. */
-export async function startTestPostgres(): Promise<TestPostgres> {
+/** What to change in a cluster before it starts. */
+export interface ClusterSettings {
+  /** Lines appended to postgresql.conf. */
+  conf?: string[];
+  /** pg_hba.conf's whole text. */
+  hba?: string;
+}
+
+/** Creates and starts a cluster of the machine's PostgreSQL version, with `settings`. */
+export async function startTestPostgres(settings: ClusterSettings = {}): Promise<TestPostgres> {
   const version = [...Deno.readDirSync("/etc/postgresql")][0].name;
   const name = `sbtest_${crypto.randomUUID().slice(0, 8)}`;
   const port = freePort();
   await run("pg_createcluster", [version, name, "--port", String(port), "--", "--auth=trust"]);
+  const confDir = `/etc/postgresql/${version}/${name}`;
+  if (settings.conf) {
+    await Deno.writeTextFile(`${confDir}/postgresql.conf`, `\n${settings.conf.join("\n")}\n`, {
+      append: true,
+    });
+  }
+  if (settings.hba !== undefined) await Deno.writeTextFile(`${confDir}/pg_hba.conf`, settings.hba);
   const cluster = {
     port,
     url: (db: string) => `postgres://postgres@127.0.0.1:${port}/${db}`,

@@ -8,13 +8,14 @@ const ROOT = new URL("../", import.meta.url);
  * task allows the one it is given), so that the servers under test run with exactly the
  * permissions an operator's do.
  */
-export function startTaskFlags(dataDir = "./data"): string[] {
+export function startTaskFlags(dataDir = "./data", tlsFiles: string[] = []): string[] {
   const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
   const task = String(config.tasks.start);
   const run = task.slice(task.lastIndexOf("&& ") + 3).trim();
   // The task's words, its quotes taken off (flags are quoted where DATA_DIR may hold spaces).
   const words = [...run.matchAll(/"([^"]*)"|(\S+)/g)].map((match) =>
     (match[1] ?? match[2]).replaceAll("$DATA_DIR", dataDir)
+      .replaceAll("$TLS_FILES", tlsFiles.map((file) => `,${file}`).join(""))
   );
   if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "main.ts") {
     throw new Error(`deno.json: the start task is not "… && deno run <flags> main.ts": ${task}`);
@@ -103,7 +104,16 @@ export async function startServer(
     args: [
       "run",
       "--node-modules-dir=manual",
-      ...startTaskFlags(options.dataDir),
+      // As the task allows them: the certificate files the environment names.
+      ...startTaskFlags(
+        options.dataDir,
+        [
+          ...["DATABASE_CA_FILE", "DATABASE_CLIENT_CERT", "DATABASE_CLIENT_KEY"].map((name) =>
+            env[name]
+          ),
+          ...["REDIS_CA_FILE", "REDIS_CLIENT_CERT", "REDIS_CLIENT_KEY"].map((name) => env[name]),
+        ].filter((file): file is string => Boolean(file)),
+      ),
       ...extra,
       "main.ts",
     ],

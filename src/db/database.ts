@@ -10,6 +10,7 @@
  * Queries run through the handle are counted and timed for the metrics.
  */
 import postgres, { type Sql } from "postgres";
+import { postgresConnection } from "./tls.ts";
 
 /** What the database reports. */
 export interface DatabaseEvents {
@@ -124,7 +125,8 @@ function connect(url: string, options: DatabaseOptions): Sql {
     // nothing, and postgres.js then never reserves a transaction's connection.
     max_pipeline: 1,
   };
-  return postgres(url, pool);
+  const { url: plain, ssl } = postgresConnection(url);
+  return postgres(plain, ssl === undefined ? pool : { ...pool, ssl });
 }
 
 /** Resolves true when `work` succeeds within `ms`, false otherwise (a probe of a dependency). */
@@ -140,7 +142,10 @@ export async function succeedsWithin(ms: number, work: () => Promise<unknown>): 
   }
 }
 
-/** Opens the pool on `url` (TLS only when the URL asks for it with `sslmode`). */
+/**
+ * Opens the pool on `url` (TLS when the URL asks for it with `sslmode`, with the certificates its
+ * `sslrootcert`, `sslcert` and `sslkey` name: see tls.ts).
+ */
 export function openDatabase(url: string, options: DatabaseOptions): Database {
   let current = connect(url, options);
   let up = true;
@@ -156,12 +161,14 @@ export function openDatabase(url: string, options: DatabaseOptions): Database {
   }
 
   async function freshAnswers(): Promise<boolean> {
-    const probe = postgres(url, {
+    const { url: plain, ssl } = postgresConnection(url);
+    const probe = postgres(plain, {
       max: 1,
       onnotice: () => {},
       connect_timeout: PROBE_TIMEOUT_MS / 1000,
       connection: { application_name: "scoreboard-probe" },
       prepare: options.prepare ?? true,
+      ...(ssl === undefined ? {} : { ssl }),
     });
     try {
       return await succeedsWithin(PROBE_TIMEOUT_MS, () => probe`SELECT 1`);

@@ -18,6 +18,7 @@ export const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboa
  */
 export function dbmateUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);
+  // With a CA (sslrootcert), tls.ts has set sslmode already: lib/pq reads the files itself.
   if (!url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
   // postgres.js' own options, which lib/pq would send to the server as parameters (and fail).
   for (const name of POSTGRES_JS_OPTIONS) url.searchParams.delete(name);

@@ -1,12 +1,13 @@
 /** The PostgreSQL client, and the handle type that query functions take. */
 import postgres, { type Sql, type TransactionSql } from "postgres";
+import { postgresConnection } from "./tls.ts";
 
 /** `sql` or a transaction's `tx`: what every query function takes first. */
 export type Db = Sql | TransactionSql;
 
 /**
- * Opens a plain postgres.js pool on `url` (TLS only when the URL asks for it with `sslmode`), for
- * tasks; the server's pool is `openDatabase`'s, which survives outages.
+ * Opens a plain postgres.js pool on `url` (TLS as tls.ts reads the URL), for tasks; the server's
+ * pool is `openDatabase`'s, which survives outages.
  */
 export function connectDatabase(
   url: string,
@@ -15,12 +16,14 @@ export function connectDatabase(
   applicationName = "scoreboard",
   prepare = true,
 ): Sql {
-  return postgres(url, {
+  const { url: plain, ssl } = postgresConnection(url);
+  return postgres(plain, {
     max,
     onnotice: () => {},
     connect_timeout: connectTimeout,
     connection: { application_name: applicationName },
     prepare,
+    ...(ssl === undefined ? {} : { ssl }),
   });
 }
 

@@ -27,6 +27,20 @@ export function reconnectOnReadonly(): (error: Error) => 1 | false {
   };
 }
 
+/**
+ * TLS with the CA and client certificate files of `target` (read now), or undefined: whatever the
+ * URL says (`rediss:` is TLS with the system's CAs).
+ */
+function tlsOptions(target: RedisTarget): RedisOptions["tls"] {
+  const { ca, cert, key } = target.tls;
+  if (ca === null && cert === null && key === null) return undefined;
+  return {
+    ...(ca === null ? {} : { ca: Deno.readTextFileSync(ca) }),
+    ...(cert === null ? {} : { cert: Deno.readTextFileSync(cert) }),
+    ...(key === null ? {} : { key: Deno.readTextFileSync(key) }),
+  };
+}
+
 /** The connection options a URL carries, for a Sentinel group's master (its host is unused). */
 function urlOptions(url: string): RedisOptions {
   const parsed = new URL(url);
@@ -45,7 +59,12 @@ function urlOptions(url: string): RedisOptions {
  * service uses is in one slot (see `clusterPrefix`).
  */
 export function redisClient(target: RedisTarget, options: RedisOptions): Redis {
-  const common: RedisOptions = { reconnectOnError: reconnectOnReadonly(), ...options };
+  const tls = tlsOptions(target);
+  const common: RedisOptions = {
+    reconnectOnError: reconnectOnReadonly(),
+    ...(tls ? { tls } : {}),
+    ...options,
+  };
   if (target.clusterNodes !== null) return clusterClient(target, common);
   if (target.sentinels === null) return new Redis(target.url!, common);
   return new Redis({
