@@ -169,6 +169,10 @@ Deno.test("[deploy] the stack: pinned images, health checks, volumes, two replic
   );
   assert.equal(app.env_file, ".env");
   assert.ok(proxy.volumes.includes("./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"));
+  assert.ok(
+    proxy.volumes.includes("./deploy/nginx-servers.conf:/etc/nginx/scoreboard-servers.conf:ro"),
+  );
+  assert.match(read("deploy/nginx.conf"), /^\s*include scoreboard-servers\.conf;$/m);
   assert.deepEqual(proxy.ports, ["8080:8080"]);
   // Prometheus: the shipped rules and scrape configuration, on the host's loopback only.
   assert.ok(prometheus.volumes.includes("./deploy/prometheus:/etc/prometheus:ro"));
@@ -176,8 +180,8 @@ Deno.test("[deploy] the stack: pinned images, health checks, volumes, two replic
   assert.match(read("deploy/prometheus/prometheus.yml"), /names: \[app\]/);
   // nginx balances the service's replicas on the port the stack gives them.
   assert.match(
-    read("deploy/nginx.conf"),
-    new RegExp(`server app:${app.environment.PORT} resolve( [^;]*)?;`),
+    read("deploy/nginx-servers.conf"),
+    new RegExp(`^server app:${app.environment.PORT} resolve( [^;]*)?;$`, "m"),
   );
 });
 

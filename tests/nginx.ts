@@ -1,10 +1,12 @@
 /**
- * Debian's nginx with the project's own deploy/nginx.conf, for tests: only the listen port and
- * the upstream servers are changed (the stack's `app:8000` becomes the test's instances). It runs
- * unprivileged, with its pid file, temporary files and log under a temporary directory.
+ * Debian's nginx (1.22) with the project's own deploy/nginx.conf, for tests: the file as it is but
+ * for its listen port, with the test's instances in place of deploy/nginx-servers.conf's `app:8000`
+ * (the same parameters, less `resolve`: 1.22 has none, and the test's instances are addresses).
+ * It runs unprivileged, with its pid file, temporary files and log under a temporary directory.
  */
 
 const CONFIG = new URL("../deploy/nginx.conf", import.meta.url);
+const SERVERS = new URL("../deploy/nginx-servers.conf", import.meta.url);
 
 /** A running nginx in front of some instances. */
 export interface TestProxy {
@@ -23,26 +25,32 @@ function freePort(): number {
 }
 
 /** Replaces the one line that matches `pattern`, failing when the file no longer has exactly one. */
-function replaceOnce(text: string, pattern: RegExp, replacement: string): string {
+function replaceOnce(text: string, pattern: RegExp, replacement: string, file: string): string {
   const matches = text.match(new RegExp(pattern.source, "gm")) ?? [];
   if (matches.length !== 1) {
-    throw new Error(
-      `deploy/nginx.conf: expected one line matching ${pattern}, got ${matches.length}`,
-    );
+    throw new Error(`${file}: expected one line matching ${pattern}, got ${matches.length}`);
   }
   return text.replace(pattern, replacement);
 }
 
-/** deploy/nginx.conf listening on `port`, balancing `upstreams` (host:port). */
-export function proxyConfig(port: number, upstreams: string[]): string {
-  let text = Deno.readTextFileSync(CONFIG);
-  text = replaceOnce(text, /^(\s*)listen 8080;$/m, `$1listen 127.0.0.1:${port};`);
-  text = replaceOnce(
-    text,
-    /^(\s*)server app:8000 resolve( [^;]*)?;$/m,
-    upstreams.map((upstream) => `$1server ${upstream}$2;`).join("\n"),
+/** deploy/nginx.conf listening on `port`. */
+export function proxyConfig(port: number): string {
+  return replaceOnce(
+    Deno.readTextFileSync(CONFIG),
+    /^(\s*)listen 8080;$/m,
+    `$1listen 127.0.0.1:${port};`,
+    "deploy/nginx.conf",
   );
-  return text;
+}
+
+/** deploy/nginx-servers.conf with `upstreams` (host:port) in place of `app:8000`. */
+export function serversConfig(upstreams: string[]): string {
+  return replaceOnce(
+    Deno.readTextFileSync(SERVERS),
+    /^server app:8000 resolve( [^;]*)?;$/m,
+    upstreams.map((upstream) => `server ${upstream}$1;`).join("\n"),
+    "deploy/nginx-servers.conf",
+  );
 }
 
 function nginxBinary(): string {
@@ -71,13 +79,17 @@ export async function startProxy(upstreams: string[]): Promise<TestProxy> {
   const dir = await Deno.makeTempDir({ prefix: "scoreboard-nginx-" });
   const port = freePort();
   const conf = `${dir}/nginx.conf`;
-  await Deno.writeTextFile(conf, proxyConfig(port, upstreams));
+  await Deno.writeTextFile(conf, proxyConfig(port));
+  // nginx.conf includes it by a relative name: next to the configuration file.
+  const servers = `${dir}/scoreboard-servers.conf`;
+  await Deno.writeTextFile(servers, serversConfig(upstreams));
   const args = ["-p", `${dir}/`, "-c", conf, "-e", `${dir}/error.log`, "-g", "daemon off;"];
   let program = nginxBinary();
   if (Deno.uid() === 0) {
     // Not as root: nginx then needs nothing but its own directory.
     await Deno.chown(dir, 65534, 65534);
     await Deno.chown(conf, 65534, 65534);
+    await Deno.chown(servers, 65534, 65534);
     args.unshift("--reuid=65534", "--regid=65534", "--clear-groups", program);
     program = "setpriv";
   }
