@@ -23,6 +23,19 @@ export function startTaskFlags(dataDir = "./data", tlsFiles: string[] = []): str
   return words.slice(2, -1);
 }
 
+/**
+ * The flags of a task that is one `deno run <flags> <script>` (db:migrate, say), for running its
+ * script as the task does, with `--node-modules-dir=manual` added by the caller.
+ */
+export function runTaskFlags(name: string): { flags: string[]; script: string } {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("deno.json", ROOT)));
+  const words = String(config.tasks[name]).split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new Error(`deno.json: the ${name} task is not "deno run <flags> <script>"`);
+  }
+  return { flags: words.slice(2, -1), script: words.at(-1)! };
+}
+
 let installed: Promise<void> | undefined;
 
 /**
@@ -31,7 +44,7 @@ let installed: Promise<void> | undefined;
  * vendor/postgres into node_modules again, and two servers starting together could find it
  * half-linked ("Unable to load …/postgres/src/index.js").
  */
-function installPackages(): Promise<void> {
+export function installPackages(): Promise<void> {
   installed ??= (async () => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["install"],

@@ -18,8 +18,14 @@ export const DEFAULT_DATABASE_URL = "postgres://postgres@localhost:5432/scoreboa
  */
 export function dbmateUrl(databaseUrl: string): string {
   const url = new URL(databaseUrl);
-  // With a CA (sslrootcert), tls.ts has set sslmode already: lib/pq reads the files itself.
-  if (!url.searchParams.has("sslmode")) url.searchParams.set("sslmode", "disable");
+  // lib/pq reads the certificate files itself; with a CA and no sslmode, verify-full, as
+  // postgres.js does (tls.ts).
+  if (!url.searchParams.has("sslmode")) {
+    url.searchParams.set(
+      "sslmode",
+      url.searchParams.has("sslrootcert") ? "verify-full" : "disable",
+    );
+  }
   // postgres.js' own options, which lib/pq would send to the server as parameters (and fail).
   for (const name of POSTGRES_JS_OPTIONS) url.searchParams.delete(name);
   return url.toString();

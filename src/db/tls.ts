@@ -8,18 +8,12 @@
 /** libpq's certificate parameters, which postgres.js does not know. */
 const FILE_PARAMETERS = ["sslrootcert", "sslcert", "sslkey"] as const;
 
-/** Environment variable → URL parameter. */
-export const TLS_FILE_VARIABLES = {
-  DATABASE_CA_FILE: "sslrootcert",
-  DATABASE_CLIENT_CERT: "sslcert",
-  DATABASE_CLIENT_KEY: "sslkey",
-} as const;
-
 /**
  * `url` with the certificate files given apart (`files`: URL parameter → path) as its parameters,
  * where the URL names none of its own; with a CA and no `sslmode`, `verify-full`.
  */
 export function withTlsFiles(url: string, files: Partial<Record<string, string>>): string {
+  if (!Object.values(files).some(Boolean)) return url;
   const parsed = new URL(url);
   for (const [name, path] of Object.entries(files)) {
     if (path && !parsed.searchParams.has(name)) parsed.searchParams.set(name, path);

@@ -18,7 +18,8 @@ built from PostgreSQL, leaving deleted accounts out. Safe while instances serve:
 built aside and swapped in, then brought up to completions made meanwhile. Instances rebuild lost
 boards by themselves; run this after editing the database by hand, or to be sure.
 
-It reads the service's configuration: DATABASE_URL and REDIS_URL or REDIS_SENTINELS (required here),
+It reads the service's configuration: DATABASE_URL and Redis's (REDIS_URL, REDIS_SENTINELS or
+REDIS_CLUSTER_NODES; both required here), the TLS files, DATABASE_PREPARE,
 REDIS_KEY_PREFIX (the same as the instances').
 
 Exit codes: 0 rebuilt; 1 a board could not be rebuilt; 2 usage; 69 PostgreSQL or Redis does not
@@ -40,7 +41,7 @@ if (import.meta.main) {
   if (Deno.args.length > 0) fail(2, `unknown argument ${Deno.args[0]} (see --help)`);
   const config = loadConfigOrExit();
   if (config.redis === null) {
-    fail(2, "REDIS_URL (or REDIS_SENTINELS) is not set: without Redis there is no copy.");
+    fail(2, "no Redis is configured (REDIS_URL): without Redis there is no copy.");
   }
   if (config.databaseUrl === null) fail(2, "DATABASE_URL is not set (see --help).");
 
