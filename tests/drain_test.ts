@@ -268,18 +268,20 @@ Deno.test("[drain] streams rebalance by their lifetime after a restart: each ins
     await eventually(async () => (await openStreamsOf(c.servers[1])) === 1000, 20_000);
     c.servers[0] = await startServer({ ...c.base, PORT: String(port) });
     const restarted = performance.now();
-    // Within two lifetimes, each holds its share again.
+    // Within two lifetimes, each holds its share again (told by one count of both: streams keep
+    // ending and coming back, so two counts in turn may miss one in between).
+    let split = [0, 0];
     await eventually(async () => {
-      const [a, b] = await counts();
+      split = await counts();
+      const [a, b] = split;
       return a + b === 1000 && a >= 400 && a <= 600;
     }, 2 * LIFETIME_S * 1000);
-    const [a, b] = await counts();
+    const elapsed = performance.now() - restarted;
     console.info(
-      `rebalance: ${a} / ${b} after ${Math.round(performance.now() - restarted)} ms ` +
+      `rebalance: ${split[0]} / ${split[1]} after ${Math.round(elapsed)} ms ` +
         `(lifetime ${LIFETIME_S} s), longest gap ${Math.round(follow.longestGaps(from)[0])} ms`,
     );
-    assert.ok(a >= 400 && a <= 600 && a + b === 1000, `${a} / ${b}`);
-    assert.ok(performance.now() - restarted <= 2 * LIFETIME_S * 1000 + 1000);
+    assert.ok(elapsed <= 2 * LIFETIME_S * 1000 + 1000);
     // Nobody was without a board for longer than a rejoin and a second, while it changed.
     const gaps = follow.longestGaps(from);
     assert.ok(gaps[0] <= REJOIN_MS + 1000, `longest gap ${Math.round(gaps[0])} ms`);
