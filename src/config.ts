@@ -187,8 +187,6 @@ export interface Config {
   readonly databasePrepare: boolean;
   /** Completion statements in flight at once; completions that arrive meanwhile wait for the next. */
   readonly completionStatements: number;
-  /** REDIS_URL as given (see `redis` for whether there is a Redis at all). */
-  readonly redisUrl: string | null;
   /**
    * Where Redis is — a URL, or Sentinels — or null: one instance on its own, the ranking from
    * PostgreSQL, the feed in the process.
@@ -303,7 +301,6 @@ export function loadConfig(env: Record<string, string | undefined>, cores = 1): 
     databaseMigrationUrl: tlsOf(e.DATABASE_MIGRATION_URL),
     databasePrepare: e.DATABASE_PREPARE,
     completionStatements: e.COMPLETION_STATEMENTS,
-    redisUrl: e.REDIS_URL ?? null,
     redis,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisKeyPrefix: cluster === null ? e.REDIS_KEY_PREFIX : clusterPrefix(e.REDIS_KEY_PREFIX),

@@ -8,7 +8,7 @@ Deno.test("[config] defaults are API.md's", () => {
   assert.equal(config.port, 8000);
   assert.equal(config.databaseUrl, null);
   assert.equal(config.dataDir, "./data");
-  assert.equal(config.redisUrl, null);
+  assert.equal(config.redis, null);
   assert.equal(config.redisCommandTimeoutMs, 1000);
   assert.equal(config.redisKeyPrefix, "");
   assert.equal(config.jwtSecret, null);

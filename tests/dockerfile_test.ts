@@ -10,6 +10,7 @@ import postgres from "postgres";
 import { ADMIN_DATABASE_URL, databaseUrl, TEST_DATABASE_PREFIX } from "./env.ts";
 import { clearRedisPrefix, JWT_SECRET, newUser, randomPrefix, REDIS_URL } from "./helpers.ts";
 import { startTaskFlags } from "./server.ts";
+import { freePort } from "./ports.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
@@ -162,13 +163,6 @@ async function copy(step: Step, files: string[], dir: string): Promise<void> {
     await Deno.mkdir(target.slice(0, target.lastIndexOf("/")), { recursive: true });
     await Deno.copyFile(new URL(file, ROOT), target);
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** As root, run as nobody (the image runs as an unprivileged user that owns none of /app). */

@@ -10,14 +10,11 @@ import assert from "node:assert/strict";
 import { followStream } from "../src/live/page/stream.js";
 import { REJOIN_MS } from "../src/live/hub.ts";
 import {
-  ADMIN_TOKEN,
+  actionAndPlayers,
   clearRedisPrefix,
   createTestDatabase,
   eventually,
-  httpClient,
-  newUser,
   randomPrefix,
-  register,
   type SessionBody,
   type TestDatabase,
   testEnv,
@@ -57,21 +54,6 @@ async function cluster(env: Record<string, string>) {
       await clearRedisPrefix(prefix);
     },
   };
-}
-
-/** An action and accounts to complete it, made through `url`. */
-async function players(url: string, count: number) {
-  const slug = `drain-${crypto.randomUUID().slice(0, 6)}`;
-  const created = await fetch(`${url}/admin/actions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify({ slug, label: "Drain", pointValue: 1 }),
-  });
-  assert.equal(created.status, 201);
-  await created.body?.cancel();
-  const sessions: SessionBody[] = [];
-  for (let i = 0; i < count; i++) sessions.push(await register(httpClient(url), newUser("d")));
-  return { slug, sessions };
 }
 
 /** What the load saw: every answer's status (0: no answer), and the keys acknowledged. */
@@ -188,7 +170,7 @@ Deno.test("[drain] SIGTERM under load behind nginx: no failed request, every com
   // A stream ended without the rejoin hint would wait 2.5 to 5 s (SSE_RETRY_MS) to come back.
   const c = await cluster({ SHUTDOWN_DRAIN_MS: "5000", SSE_RETRY_MS: "5000" });
   try {
-    const { slug, sessions } = await players(c.proxy.url, 16);
+    const { slug, sessions } = await actionAndPlayers(c.proxy.url, 16);
     const follow = followers(c.proxy.url, 100);
     await eventually(async () =>
       (await openStreamsOf(c.servers[0])) + (await openStreamsOf(c.servers[1])) === 100
@@ -228,7 +210,7 @@ Deno.test("[drain] SIGTERM under load behind nginx: no failed request, every com
 Deno.test("[drain] SIGKILL under load behind nginx: keyed completions retried elsewhere, none failed, none twice", async () => {
   const c = await cluster({});
   try {
-    const { slug, sessions } = await players(c.proxy.url, 16);
+    const { slug, sessions } = await actionAndPlayers(c.proxy.url, 16);
     let finish = () => {};
     const running = load(c.proxy.url, slug, sessions, new Promise((resolve) => finish = resolve));
     await sleep(2000);
@@ -253,7 +235,7 @@ Deno.test("[drain] streams rebalance by their lifetime after a restart: each ins
     // A stream ended without the rejoin hint would wait 2.5 to 5 s to come back.
     SSE_RETRY_MS: "5000",
   });
-  const { slug, sessions: [player] } = await players(c.proxy.url, 1);
+  const { slug, sessions: [player] } = await actionAndPlayers(c.proxy.url, 1);
   const follow = followers(c.proxy.url, 1000);
   const changing = trickle(c.proxy.url, slug, player);
   try {
@@ -302,7 +284,7 @@ Deno.test("[drain] streams piling onto a busy board: every open stream still hea
   }));
   const streams: Awaited<ReturnType<typeof openStream>>[] = [];
   try {
-    const { slug, sessions } = await players(server.url, 12);
+    const { slug, sessions } = await actionAndPlayers(server.url, 12);
     // A busy board: its top 10 changes with every completion.
     let busy = true;
     const busyLoad = Promise.all(sessions.map(async (session, i) => {

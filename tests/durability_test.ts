@@ -4,7 +4,6 @@
  * then every write it acknowledged looked up in PostgreSQL, and every client's refresh token used
  * against the server started again. Nothing in its output may be an error.
  */
-import assert from "node:assert/strict";
 import { join } from "node:path";
 import postgres from "postgres";
 import { assertNoErrors, checkAcknowledged, checkTokensUsable, loadAndStop } from "./durability.ts";

@@ -234,6 +234,18 @@ export async function createAction(
   return await res.json();
 }
 
+/** An action worth one point and `count` players registered to complete it, through `url`. */
+export async function actionAndPlayers(
+  url: string,
+  count: number,
+): Promise<{ slug: string; sessions: SessionBody[] }> {
+  const app = httpClient(url);
+  const { slug } = await createAction(app, 1);
+  const sessions: SessionBody[] = [];
+  for (let i = 0; i < count; i++) sessions.push(await register(app, newUser("p")));
+  return { slug, sessions };
+}
+
 /** Completes an action through the API; returns the response. */
 export function complete(
   app: Pick<TestApp, "call">,

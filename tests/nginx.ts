@@ -4,6 +4,7 @@
  * (the same parameters, less `resolve`: 1.22 has none, and the test's instances are addresses).
  * It runs unprivileged, with its pid file, temporary files and log under a temporary directory.
  */
+import { accepts, freePort } from "./ports.ts";
 
 const CONFIG = new URL("../deploy/nginx.conf", import.meta.url);
 const SERVERS = new URL("../deploy/nginx-servers.conf", import.meta.url);
@@ -15,13 +16,6 @@ export interface TestProxy {
   /** What nginx wrote on stderr so far (its error log). */
   errors(): string;
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Replaces the one line that matches `pattern`, failing when the file no longer has exactly one. */
@@ -62,16 +56,6 @@ function nginxBinary(): string {
     }
   }
   throw new Error("nginx is not installed (Debian's package `nginx`; .ci/run installs it)");
-}
-
-async function accepts(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts nginx in front of `upstreams` and waits until it accepts connections. */

@@ -4,6 +4,7 @@
  */
 import postgres from "postgres";
 import { dbmate } from "../src/db/dbmate.ts";
+import { freePort } from "./ports.ts";
 
 /** A cluster of a test's own. */
 export interface TestPostgres {
@@ -24,13 +25,6 @@ async function run(command: string, args: string[]): Promise<void> {
   if (!out.success) {
     throw new Error(`${command} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
   }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** What to change in a cluster before it starts. */

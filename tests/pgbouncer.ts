@@ -4,6 +4,7 @@
  * 127.0.0.1:5432 as user postgres. Started as the postgres user (PgBouncer refuses root).
  */
 import { join } from "node:path";
+import { accepts, freePort } from "./ports.ts";
 
 /** A PgBouncer process of a test's own. */
 export interface TestPgBouncer {
@@ -16,13 +17,6 @@ export interface TestPgBouncer {
 }
 
 export const PGBOUNCER = "/usr/sbin/pgbouncer";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** Starts PgBouncer with `poolMode` and the settings the README gives for it. */
 export async function startPgBouncer(
@@ -67,10 +61,7 @@ export async function startPgBouncer(
   })();
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const up = await Deno.connect({ hostname: "127.0.0.1", port }).then(
-      (conn) => (conn.close(), true),
-      () => false,
-    );
+    const up = await accepts(port);
     if (up) break;
     if (Date.now() > deadline) {
       child.kill("SIGKILL");

@@ -12,6 +12,7 @@ import {
   testEnv,
 } from "./helpers.ts";
 import { startServer } from "./server.ts";
+import { freePort } from "./ports.ts";
 
 const DEPLOY = new URL("../deploy/", import.meta.url);
 
@@ -55,13 +56,6 @@ Deno.test("[ops kit] promtool: the rules and the scrape configuration check, and
     );
   }
 });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 Deno.test("[ops kit] Prometheus scrapes a real instance, loads the alert rules, and takes every dashboard query", async () => {
   const db = await createTestDatabase();

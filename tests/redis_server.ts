@@ -1,5 +1,6 @@
 /** A Redis server of one test's own (from the machine's `redis-server`), to stop and start. */
 import { Redis } from "ioredis";
+import { freePort } from "./ports.ts";
 
 /** A Redis process on a port of its own. */
 export interface TestRedis {
@@ -13,13 +14,6 @@ export interface TestRedis {
   pause(): void;
   /** Thaws it (SIGCONT). */
   resume(): void;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function answers(url: string): Promise<boolean> {

@@ -7,14 +7,11 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import type { Sql } from "postgres";
 import {
-  ADMIN_TOKEN,
+  actionAndPlayers,
   clearRedisPrefix,
   createTestDatabase,
   eventually,
-  httpClient,
-  newUser,
   randomPrefix,
-  register,
   type SessionBody,
   testEnv,
 } from "./helpers.ts";
@@ -24,21 +21,6 @@ import { Cluster } from "ioredis";
 import { startServer } from "./server.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** An action and `count` players, made through `url`. */
-async function players(url: string, count: number) {
-  const slug = `shape-${crypto.randomUUID().slice(0, 6)}`;
-  const created = await fetch(`${url}/admin/actions`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-    body: JSON.stringify({ slug, label: "Shape", pointValue: 1 }),
-  });
-  assert.equal(created.status, 201);
-  await created.body?.cancel();
-  const sessions: SessionBody[] = [];
-  for (let i = 0; i < count; i++) sessions.push(await register(httpClient(url), newUser("s")));
-  return { slug, sessions };
-}
 
 /** Each player completes as fast as it can until `stop()`; the statuses seen. */
 function load(url: string, slug: string, sessions: SessionBody[]) {
@@ -106,7 +88,7 @@ Deno.test("[sentinel] a failover under load: the instance follows the new master
   try {
     const ready = await (await fetch(`${server.url}/readyz`)).json();
     assert.equal(ready.redis, "ok");
-    const { slug, sessions } = await players(server.url, 8);
+    const { slug, sessions } = await actionAndPlayers(server.url, 8);
     const running = load(server.url, slug, sessions);
     await sleep(1500);
     await group.failover();
@@ -150,7 +132,7 @@ Deno.test("[redis] a Redis that answers but refuses the service's writes (a repl
     assert.equal(body.redis, "refusing");
     assert.match(body.detail, /READONLY/);
     // It serves from PostgreSQL meanwhile, and counts what Redis refused.
-    const { slug, sessions } = await players(server.url, 1);
+    const { slug, sessions } = await actionAndPlayers(server.url, 1);
     const res = await fetch(`${server.url}/actions/${slug}/complete`, {
       method: "POST",
       headers: { authorization: `Bearer ${sessions[0].accessToken}` },
@@ -178,7 +160,7 @@ Deno.test("[redis] a start trusts no board: one that missed writes while the ins
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1 });
   let server = await startServer(env);
   try {
-    const { slug, sessions } = await players(server.url, 3);
+    const { slug, sessions } = await actionAndPlayers(server.url, 3);
     for (const session of sessions) {
       const res = await fetch(`${server.url}/actions/${slug}/complete`, {
         method: "POST",
@@ -231,7 +213,7 @@ Deno.test("[cluster] two instances on a three-master Redis Cluster: the journey,
     }
     const first = await stream.next();
     assert.equal(first.event, "leaderboard");
-    const { slug, sessions } = await players(servers[0].url, 3);
+    const { slug, sessions } = await actionAndPlayers(servers[0].url, 3);
     for (const session of sessions) {
       const res = await fetch(`${servers[0].url}/actions/${slug}/complete`, {
         method: "POST",

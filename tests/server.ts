@@ -1,5 +1,6 @@
 /** Starts the real server (`main.ts`) as a child process, for behaviour that lives in it. */
 import { lines } from "../src/lines.ts";
+import { freePort } from "./ports.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
@@ -57,14 +58,6 @@ export function installPackages(): Promise<void> {
     }
   })();
   return installed;
-}
-
-/** A port that was free a moment ago. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** A running server process. */

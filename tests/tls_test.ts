@@ -10,18 +10,12 @@ import postgres from "postgres";
 import { loadConfig } from "../src/config.ts";
 import { dbmateUrl } from "../src/db/dbmate.ts";
 import { postgresConnection, tlsFilesOf } from "../src/db/tls.ts";
-import { ADMIN_TOKEN, httpClient, JWT_SECRET, newUser, register } from "./helpers.ts";
+import { ADMIN_TOKEN, createAction, httpClient, JWT_SECRET, newUser, register } from "./helpers.ts";
 import { startTestPostgres } from "./pg_server.ts";
 import { startTestRedis } from "./redis_server.ts";
 import { startServer } from "./server.ts";
 import { makeTestCa } from "./tls.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort } from "./ports.ts";
 
 /** The postgres user's ids, to hand it its own copy of the server's key (PostgreSQL insists). */
 async function postgresUser(): Promise<{ uid: number; gid: number }> {
@@ -84,13 +78,7 @@ Deno.test("[tls] PostgreSQL and Redis over TLS with a private CA and client cert
     const ready = await (await fetch(`${server.url}/readyz`)).json();
     assert.deepEqual([ready.status, ready.postgres, ready.redis], ["ok", "ok", "ok"]);
 
-    const created = await fetch(`${server.url}/admin/actions`, {
-      method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
-      body: JSON.stringify({ slug: "tls", label: "TLS", pointValue: 3 }),
-    });
-    assert.equal(created.status, 201);
-    await created.body?.cancel();
+    await createAction(httpClient(server.url), 3, "tls");
     const session = await register(httpClient(server.url), newUser("tls"));
     const completed = await fetch(`${server.url}/actions/tls/complete`, {
       method: "POST",

@@ -20,10 +20,8 @@
 #   any --ulimit is given, which this machine refuses as well.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
-export BUILDAH_FORMAT=${BUILDAH_FORMAT:-docker}
+# shellcheck source=deploy/podman/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 IMAGE=${IMAGE:-scoreboard:latest}
 NAME=scoreboard-check-$$
@@ -31,28 +29,8 @@ VOLUME=scoreboard-check-data-$$
 work=$(mktemp -d /tmp/scoreboard-check.XXXXXX)
 LOG=$work/podman.log
 
-pm() { podman --runtime /usr/sbin/runc "$@"; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 say() { printf '[check %(%H:%M:%S)T] %s\n' -1 "$*"; }
-
-failures=0
-passes=0
-pass() {
-  passes=$((passes + 1))
-  printf 'PASS  %s\n' "$*"
-}
-fail() {
-  failures=$((failures + 1))
-  printf 'FAIL  %s\n' "$*"
-}
 jqe() { jq -e "$@" >/dev/null; }
-# check "name" command…: PASS when the command succeeds
-check() {
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
-}
 
 cleanup() {
   local rc=$?
@@ -103,21 +81,9 @@ check "stand-in: ENTRYPOINT is /tini -- docker-entrypoint.sh" \
 
 # --- 2. the project image, from the unchanged Dockerfile -------------------------------------------
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  if [[ -z ${BUILD_CA+x} ]]; then
-    BUILD_CA=
-    if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-      BUILD_CA=/etc/ssl/certs/ca-certificates.crt
-    fi
-  fi
-  build_args=()
-  runtime=/usr/sbin/runc
-  if [[ -n $BUILD_CA ]]; then
-    runtime=$here/build-runtime.sh
-    build_args=(-v "$BUILD_CA:/run/host-ca.pem:ro")
-  fi
   t=$(now)
-  say "podman build -t $IMAGE . (in $repo; ${BUILD_CA:+RUN steps trust $BUILD_CA; }log: $work/build.log)"
-  if (cd "$repo" && podman --runtime "$runtime" build "${build_args[@]}" -t "$IMAGE" .) >"$work/build.log" 2>&1; then
+  say "podman build -t $IMAGE . (in $repo; log: $work/build.log)"
+  if build_image "$IMAGE" "$work/build.log"; then
     pass "build: podman build -t $IMAGE . of the unchanged Dockerfile ($(since "$t") s)"
   else
     fail "build: podman build -t $IMAGE . ($(since "$t") s)"

@@ -16,30 +16,16 @@
 # removed at the end.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
-export BUILDAH_FORMAT=${BUILDAH_FORMAT:-docker}
+# shellcheck source=deploy/podman/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 project=sbstack$$
 dir=$(mktemp -d /tmp/scoreboard-stack.XXXXXX)
 
-pm() { podman --runtime /usr/sbin/runc "$@"; }
 say() { printf '[stack %(%H:%M:%S)T] %s\n' -1 "$*"; }
-failures=0
 expected=0
-pass() { printf 'PASS  %s\n' "$*"; }
-fail() {
-  failures=$((failures + 1))
-  printf 'FAIL  %s\n' "$*"
-}
 known() {
   expected=$((expected + 1))
   printf 'FAIL  (expected here) %s\n' "$*"
-}
-check() {
-  local name=$1
-  shift
-  if "$@"; then pass "$name"; else fail "$name"; fi
 }
 
 teardown() {
@@ -71,13 +57,7 @@ command -v podman-compose >/dev/null || {
 bash "$here/standins.sh" --stack
 if ! pm image exists scoreboard:latest; then
   say "scoreboard:latest is missing: building it (as check.sh does)"
-  runtime=/usr/sbin/runc
-  build_args=()
-  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
-    runtime=$here/build-runtime.sh
-    build_args=(-v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.pem:ro)
-  fi
-  (cd "$repo" && podman --runtime "$runtime" build "${build_args[@]}" -t scoreboard:latest .) >"$dir/build.log" 2>&1
+  build_image scoreboard:latest "$dir/build.log"
 fi
 
 free_port() {

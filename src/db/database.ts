@@ -10,7 +10,7 @@
  * Queries run through the handle are counted and timed for the metrics.
  */
 import postgres, { type Sql } from "postgres";
-import { postgresConnection } from "./tls.ts";
+import { type PostgresConnection, postgresConnection } from "./tls.ts";
 
 /** What the database reports. */
 export interface DatabaseEvents {
@@ -104,7 +104,7 @@ export function isUnsafeTransaction(error: unknown): boolean {
 /** postgres.js reads `max_pipeline` (src/index.js) but leaves it out of its types. */
 type PoolOptions = postgres.Options<Record<string, never>> & { max_pipeline: number };
 
-function connect(url: string, options: DatabaseOptions): Sql {
+function connect(target: PostgresConnection, options: DatabaseOptions): Sql {
   const pool: PoolOptions = {
     max: options.poolSize,
     onnotice: () => {},
@@ -125,8 +125,7 @@ function connect(url: string, options: DatabaseOptions): Sql {
     // nothing, and postgres.js then never reserves a transaction's connection.
     max_pipeline: 1,
   };
-  const { url: plain, ssl } = postgresConnection(url);
-  return postgres(plain, ssl === undefined ? pool : { ...pool, ssl });
+  return postgres(target.url, target.ssl === undefined ? pool : { ...pool, ssl: target.ssl });
 }
 
 /** Resolves true when `work` succeeds within `ms`, false otherwise (a probe of a dependency). */
@@ -147,7 +146,9 @@ export async function succeedsWithin(ms: number, work: () => Promise<unknown>): 
  * `sslrootcert`, `sslcert` and `sslkey` name: see tls.ts).
  */
 export function openDatabase(url: string, options: DatabaseOptions): Database {
-  let current = connect(url, options);
+  // Read once (certificate files included): pools replaced after an outage and the probes reuse it.
+  const target = postgresConnection(url);
+  let current = connect(target, options);
   let up = true;
   let checking: Promise<void> | undefined;
   let closed = false;
@@ -155,20 +156,19 @@ export function openDatabase(url: string, options: DatabaseOptions): Database {
 
   function replace(): void {
     const old = current;
-    current = connect(url, options);
+    current = connect(target, options);
     // Whatever waits on the old pool fails now (CONNECTION_DESTROYED) instead of hanging.
     old.end({ timeout: 0 }).catch(() => {});
   }
 
   async function freshAnswers(): Promise<boolean> {
-    const { url: plain, ssl } = postgresConnection(url);
-    const probe = postgres(plain, {
+    const probe = postgres(target.url, {
       max: 1,
       onnotice: () => {},
       connect_timeout: PROBE_TIMEOUT_MS / 1000,
       connection: { application_name: "scoreboard-probe" },
       prepare: options.prepare ?? true,
-      ...(ssl === undefined ? {} : { ssl }),
+      ...(target.ssl === undefined ? {} : { ssl: target.ssl }),
     });
     try {
       return await succeedsWithin(PROBE_TIMEOUT_MS, () => probe`SELECT 1`);

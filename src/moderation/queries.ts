@@ -190,22 +190,6 @@ export async function voidCompletion(
   return row;
 }
 
-/** An account's completions, voided ones too, newest first, ids below `before`: limit + 1. */
-export async function adminCompletions(
-  db: Db,
-  accountId: number,
-  limit: number,
-  before: number | null,
-): Promise<CompletionRow[]> {
-  return await db<CompletionRow[]>`
-    SELECT l.id, x.slug, x.label, l.points_earned, l.completed_at, v.voided_at
-    FROM action_log l JOIN actions x ON x.id = l.action_id
-    LEFT JOIN completion_voids v ON v.action_log_id = l.id
-    WHERE l.account_id = ${accountId} AND (${before}::int IS NULL OR l.id < ${before}::int)
-    ORDER BY l.id DESC
-    LIMIT ${limit + 1}`;
-}
-
 /** The operator changes the trail keeps (API.md's `AuditEntry.action`). */
 export type AuditAction =
   | "action.created"

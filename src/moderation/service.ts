@@ -6,6 +6,7 @@
  */
 import type { Sql } from "postgres";
 import { type Completion, toCompletionItem } from "../actions/completions.ts";
+import { completionsPage } from "../actions/queries.ts";
 import { bumpRevision, endSessions } from "../auth/queries.ts";
 import type { Leaderboard } from "../leaderboard/leaderboard.ts";
 import type { Clock } from "../leaderboard/periods.ts";
@@ -137,7 +138,8 @@ export function createModeration(deps: ModerationDeps) {
     /** An account's completions, voided ones too; null when there is no such account. */
     async completions(id: number, limit: number, before: number | null) {
       if (!(await q.accountExists(sql, id))) return null;
-      const { page, nextBefore } = paged(await q.adminCompletions(sql, id, limit, before), limit);
+      // The same page a player gets of their own: voided ones are in it, marked.
+      const { page, nextBefore } = paged(await completionsPage(sql, id, limit, before), limit);
       return { completions: page.map(toCompletionItem), nextBefore };
     },
 
