@@ -214,6 +214,11 @@ export interface NewCompletion {
  * counted one after the other, exactly, on any number of instances. An attempt a rule refuses
  * counts against the per-second limit and writes nothing else.
  *
+ * Each account is read by its key, one completion after the other in account order (a lateral
+ * subquery): joined, its table small or never analyzed, PostgreSQL would scan every account and
+ * check each completion's session against each of them (9,600 session lookups for 16
+ * completions over 600 accounts, measured: a statement eight times slower).
+ *
  * The completions must be of distinct accounts (one upsert cannot change a row twice); rows are
  * locked in account order, as every batch locks them, and an account's ledger row before its
  * period rows (day, month, week: as a void locks them). Answers, by index into `completions`, what
@@ -246,12 +251,15 @@ export async function insertCompletions(
         ${ats}::timestamptz[], ${days}::date[], ${weeks}::date[], ${months}::date[]
       ) WITH ORDINALITY AS i (account_id, session_id, slug, key, at, day, week, month, n)
     ), account AS (
-      SELECT a.id, a.username FROM input i JOIN accounts a ON a.id = i.account_id
-      WHERE ${shown(db)}
-        AND (i.session_id IS NULL
-             OR EXISTS (${liveSession(db, db`i.account_id`, db`i.session_id`)}))
-      ORDER BY a.id
-      FOR SHARE OF a
+      SELECT a.id, a.username
+      FROM (SELECT account_id, session_id FROM input ORDER BY account_id) AS i,
+           LATERAL (
+             SELECT a.id, a.username FROM accounts a
+             WHERE a.id = i.account_id AND ${shown(db)}
+             FOR SHARE OF a
+           ) AS a
+      WHERE i.session_id IS NULL
+         OR EXISTS (${liveSession(db, db`i.account_id`, db`i.session_id`)})
     ), action AS (
       SELECT i.account_id, x.id, x.label, x.point_value, x.limit_count, x.cooldown_seconds,
              bounds.since, bounds.until
