@@ -365,6 +365,10 @@ for (const [mode, env] of Object.entries(MODES)) {
       await t.call("POST", `/admin/completions/${id}/void`, { ...admin, body: { reason: "x" } }),
     );
     await completedId(t, ada, "mod-daily");
+    // Counted again from the log, the void left out: the new one spends the day.
+    const again = await complete(t, ada.accessToken, "mod-daily");
+    assert.equal(again.status, 409);
+    await again.body?.cancel();
   });
 
   test("every change is in the audit trail, in order, paged and by target; bad bodies are 400", async (t) => {

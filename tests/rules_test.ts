@@ -5,10 +5,14 @@
  * alone. The clock is injected, so that windows turn when a test says so.
  */
 import assert from "node:assert/strict";
+import postgres from "postgres";
+import { insertCompletions } from "../src/actions/queries.ts";
+import { windowAt } from "../src/leaderboard/periods.ts";
 import { type FakeClock, fakeClock } from "./clock.ts";
 import {
   ADMIN_TOKEN,
   complete,
+  eventually,
   openTestApp,
   problem,
   register,
@@ -289,6 +293,69 @@ for (const [mode, env] of Object.entries(MODES)) {
     const admin = await (await t.call("GET", "/admin/actions", { token: ADMIN_TOKEN })).json();
     assert.ok(admin.actions.some((a: { slug: string }) => a.slug === slug));
   });
+
+  test("a rule set again counts the completions made while it was cleared", async (t) => {
+    const slug = await ruled(t, { limit: { count: 3, per: "day" } });
+    const ada = await register(t);
+    await completed(t, ada, slug); // counted under the rule: one
+    const patch = async (body: unknown) => {
+      const res = await t.call("PATCH", `/admin/actions/${slug}`, { token: ADMIN_TOKEN, body });
+      assert.equal(res.status, 200);
+      await res.body?.cancel();
+    };
+    await patch({ limit: null });
+    await completed(t, ada, slug);
+    await completed(t, ada, slug);
+    await patch({ limit: { count: 3, per: "day" } });
+    assert.equal((await standingOf(t, ada, slug)).remaining, 0);
+    await refused(t, ada, slug);
+  });
+
+  test(
+    "a replay that waited for the request it repeats counts nothing against the rule",
+    async (t, clock) => {
+      // Two statements with one key, from two instances: both wait on the account's row, held here.
+      const slug = await ruled(t, { limit: { count: 3, per: "day" } });
+      const ada = await register(t);
+      await completed(t, ada, slug);
+      const holder = await t.db.sql.reserve();
+      const [a, b] = [0, 1].map(() => postgres(t.db.url, { max: 1, onnotice: () => {} }));
+      try {
+        await holder`BEGIN`;
+        await holder`SELECT 1 FROM completion_rate WHERE account_id = ${ada.account.id} FOR UPDATE`;
+        const at = new Date(clock.now());
+        const completion = {
+          accountId: ada.account.id,
+          sessionId: null,
+          slug,
+          key: "the-key",
+          at,
+          windows: {
+            day: windowAt("day", at.getTime()),
+            week: windowAt("week", at.getTime()),
+            month: windowAt("month", at.getTime()),
+          },
+        };
+        const racing = [a, b].map((db) => insertCompletions(db, [completion], 1000));
+        await eventually(async () => {
+          const [{ n }] = await t.db.sql`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+          return n === 2;
+        });
+        await holder`COMMIT`;
+        const written = await Promise.all(racing);
+        assert.deepEqual(written.map((w) => w.size).sort(), [0, 1]);
+      } finally {
+        holder.release();
+        await Promise.all([a, b].map((db) => db.end({ timeout: 5 })));
+      }
+      // Two made, one left: the replay took nothing from it.
+      assert.equal((await standingOf(t, ada, slug)).remaining, 1);
+      await completed(t, ada, slug);
+      await refused(t, ada, slug);
+    },
+  );
 
   test("bad rules are 400 problems naming the field, and change nothing", async (t) => {
     const bad: [unknown, string][] = [

@@ -60,13 +60,15 @@ export async function insertAction(
 
 /**
  * Changes what `change` gives of an action (a rule given as null is cleared); undefined when there
- * is no such action.
+ * is no such action. A change of its rules is a new `rules_revision`: what `rule_standing` kept
+ * under the old rules is counted again from the log.
  */
 export async function updateAction(
   db: Db,
   slug: string,
   change: { label?: string; pointValue?: number } & Partial<Rules>,
 ): Promise<ActionRow | undefined> {
+  const rulesChanged = change.limit !== undefined || change.cooldownSeconds !== undefined;
   const [row] = await db<ActionRow[]>`
     UPDATE actions
     SET label = COALESCE(${change.label ?? null}::text, label),
@@ -78,7 +80,8 @@ export async function updateAction(
         limit_per = CASE WHEN ${change.limit !== undefined} THEN ${change.limit?.per ?? null}::text
                     ELSE limit_per END,
         cooldown_seconds = CASE WHEN ${change.cooldownSeconds !== undefined}
-                           THEN ${change.cooldownSeconds ?? null}::int ELSE cooldown_seconds END
+                           THEN ${change.cooldownSeconds ?? null}::int ELSE cooldown_seconds END,
+        rules_revision = rules_revision + ${rulesChanged ? 1 : 0}
     WHERE slug = ${slug}
     RETURNING ${actionColumns(db)}`;
   return row;
@@ -208,16 +211,25 @@ export interface NewCompletion {
  * then writes nothing. Foreign keys are checked at the end of the statement, once all rows exist.
  *
  * Then the action's rules (src/actions/rules.ts), for an action that has any: its limit in the
- * current window and its cooldown, counted by `action_standing` — a function that reads with a
- * snapshot of its own, called once the upsert above holds the account's row. Whoever held that
- * row before has committed by then, and the count sees it: racing completions of one account are
- * counted one after the other, exactly, on any number of instances. An attempt a rule refuses
- * counts against the per-second limit and writes nothing else.
+ * current window and its cooldown, checked and counted by `rule_take` (migrations/…_rule_standing
+ * .sql) against the account's row of `rule_standing` — a function whose statements read with
+ * snapshots of their own, called once the upsert above holds the account's row. Whoever held
+ * that row before has committed by then, and the function sees it: racing completions of one
+ * account are counted one after the other, exactly, on any number of instances. The attempts are
+ * materialized first, so that the function runs once per completion, never for a pair of rows a
+ * join would discard. An attempt a rule refuses counts against the per-second limit and writes
+ * nothing else.
  *
  * Each account is read by its key, one completion after the other in account order (a lateral
  * subquery): joined, its table small or never analyzed, PostgreSQL would scan every account and
  * check each completion's session against each of them (9,600 session lookups for 16
  * completions over 600 accounts, measured: a statement eight times slower).
+ *
+ * The action's row is held too (FOR SHARE), so that a change of it (its rules, its points, its
+ * retirement) waits for the completions under way and the completions after it see it: a
+ * statement that read the action before the change committed reads its new row once it may hold
+ * it. A completion is judged by the action as it stands when it commits, never by rules already
+ * changed (which would count it in no `rule_standing` row of the new rules).
  *
  * The completions must be of distinct accounts (one upsert cannot change a row twice); rows are
  * locked in account order, as every batch locks them, and an account's ledger row before its
@@ -262,9 +274,10 @@ export async function insertCompletions(
          OR EXISTS (${liveSession(db, db`i.account_id`, db`i.session_id`)})
     ), action AS (
       SELECT i.account_id, x.id, x.label, x.point_value, x.limit_count, x.cooldown_seconds,
-             bounds.since, bounds.until
+             x.rules_revision, bounds.since, bounds.until
       FROM input i JOIN actions x ON x.slug = i.slug AND x.retired_at IS NULL,
            ${limitBounds(db, { day: db`i.day`, week: db`i.week`, month: db`i.month` })}
+      FOR SHARE OF x
     ), counted AS (
       INSERT INTO completion_rate AS r (account_id, window_start, completions)
       SELECT account.id, i.at, 1
@@ -283,16 +296,16 @@ export async function insertCompletions(
         WHERE r.window_start <= EXCLUDED.window_start - interval '1 second'
            OR r.completions < ${perSecond}
       RETURNING account_id
-    ), allowed AS (
-      SELECT counted.account_id
+    ), attempt AS MATERIALIZED (
+      SELECT counted.account_id, action.id AS action_id, action.rules_revision, action.since,
+             action.until, action.limit_count, action.cooldown_seconds, i.at, i.key
       FROM counted JOIN action ON action.account_id = counted.account_id
            JOIN input i ON i.account_id = counted.account_id
-      WHERE CASE WHEN action.limit_count IS NULL AND action.cooldown_seconds IS NULL THEN true
-            ELSE (SELECT (action.limit_count IS NULL OR s.completions < action.limit_count)
-                         AND (action.cooldown_seconds IS NULL OR s.last_at IS NULL
-                              OR i.at >= s.last_at + action.cooldown_seconds * interval '1 second')
-                  FROM action_standing(counted.account_id, action.id, action.since, action.until)
-                       AS s)
+    ), allowed AS (
+      SELECT account_id FROM attempt
+      WHERE CASE WHEN limit_count IS NULL AND cooldown_seconds IS NULL THEN true
+            ELSE rule_take(account_id, action_id, rules_revision, since, until, limit_count,
+                           cooldown_seconds, at, key)
             END
     ), drawn AS (
       SELECT account_id, nextval(pg_get_serial_sequence('action_log', 'id'))::int AS id

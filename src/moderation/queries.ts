@@ -137,9 +137,31 @@ export interface AdminCompletionRow extends CompletionRow {
  * Voids a completion at `now`: its points leave the ledger and the day, week and month it counted
  * in (its row stays as it is; the void is a row of its own, and the account's revision one more).
  * Answers the completion, with `voided` false when it was voided already; undefined when there is
- * no such completion.
+ * no such completion. In a transaction (`db`): it holds the account's `completion_rate` row first,
+ * as a completion does before it checks the rules, and then forgets what `rule_standing` kept of
+ * the account and the action (counted again, without the void, by the next completion — which
+ * waits for this transaction to end). Its own statement after the wait, so that it sees a row
+ * written by a completion committed meanwhile.
  */
 export async function voidCompletion(
+  db: Db,
+  id: number,
+  voiding: { reason: string; now: Date },
+): Promise<(AdminCompletionRow & { voided: boolean }) | undefined> {
+  await db`
+    SELECT 1 FROM completion_rate r JOIN action_log l ON l.account_id = r.account_id
+    WHERE l.id = ${id}
+    FOR UPDATE OF r`;
+  const row = await voidRow(db, id, voiding);
+  if (row?.voided) {
+    await db`
+      DELETE FROM rule_standing s USING action_log l
+      WHERE l.id = ${id} AND s.account_id = l.account_id AND s.action_id = l.action_id`;
+  }
+  return row;
+}
+
+async function voidRow(
   db: Db,
   id: number,
   voiding: { reason: string; now: Date },
