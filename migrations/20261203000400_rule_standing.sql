@@ -45,6 +45,17 @@ BEGIN
   ) THEN
     RETURN false;
   END IF;
+  -- Most often: the row holds, and the rules allow one more.
+  UPDATE rule_standing
+  SET completions = completions + 1, last_at = GREATEST(last_at, p_at)
+  WHERE account_id = p_account AND action_id = p_action
+    AND rules_revision = p_revision AND since IS NOT DISTINCT FROM p_since
+    AND (p_limit IS NULL OR completions < p_limit)
+    AND (p_cooldown IS NULL OR last_at IS NULL
+         OR p_at >= last_at + p_cooldown * interval '1 second');
+  IF FOUND THEN
+    RETURN true;
+  END IF;
   SELECT * INTO kept FROM rule_standing WHERE account_id = p_account AND action_id = p_action;
   IF FOUND AND kept.rules_revision = p_revision AND kept.since IS NOT DISTINCT FROM p_since THEN
     counted := kept.completions;
