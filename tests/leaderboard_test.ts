@@ -188,3 +188,43 @@ Deno.test("[leaderboard] a deleted sorted set is rebuilt from the ledger on the 
     await t.close();
   }
 });
+
+Deno.test("[leaderboard] a set dropped while the marker stays is not trusted half rebuilt", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
+  try {
+    // Enough accounts that bringing the set back takes several batches, each a read's chance to
+    // see it partial; the one that counts is on top.
+    await t.db.sql`
+      WITH made AS (
+        INSERT INTO accounts (username, email, password_hash)
+        SELECT 'filler' || g, 'filler' || g || '@example.com', 'x' FROM generate_series(1, 20000) g
+        RETURNING id
+      )
+      INSERT INTO score_ledger (account_id, total_points) SELECT id, 1 FROM made`;
+    const [ada] = await accountsWith(t, [2]);
+    const key = `${t.prefix}leaderboard`;
+    await t.redis.del(key, `${key}:built`);
+    await eventually(async () => {
+      const res = await t.call("GET", `/leaderboard/accounts/${ada.account.id}`);
+      await res.body?.cancel();
+      return (await t.redis.get(`${key}:built`)) === "1";
+    });
+    assert.equal(await t.redis.zcard(key), 20001);
+
+    // The set alone goes (its marker and revisions stay): every read until it is whole again
+    // answers from PostgreSQL or a complete set, never 404 from the part already written.
+    await t.redis.del(key);
+    let reads = 0;
+    while ((await t.redis.zcard(key)) < 20001) {
+      const res = await t.call("GET", `/leaderboard/accounts/${ada.account.id}`);
+      const body = await res.json();
+      assert.equal(res.status, 200, JSON.stringify(body));
+      assert.equal(body.rank, 1);
+      assert.equal(body.totalPoints, 2);
+      reads++;
+    }
+    assert.ok(reads > 1, `${reads} reads while the set came back`);
+  } finally {
+    await t.close();
+  }
+});

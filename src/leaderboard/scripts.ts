@@ -93,11 +93,14 @@ return result`,
   /**
    * KEYS set, marker, revisions, names; ARGV expireAt, then (id, username, revision, hidden,
    * total) per account: a batch of a rebuild, each applied as sbRecord does → the number of
-   * accounts shown. Publishes nothing (the rebuild announces itself).
+   * accounts shown. Publishes nothing (the rebuild announces itself). A board found lost (a
+   * reconcile into the live set, whose set was dropped under it) loses its marker first: the rows
+   * written from here on must not make a partial set look complete to the reads.
    */
   sbLoad: {
     numberOfKeys: 4,
     lua: `${HELPERS}
+if lost(KEYS[1], KEYS[2], KEYS[3]) then redis.call('DEL', KEYS[2]) end
 local shown = 0
 for i = 2, #ARGV, 5 do
   local id, hidden, total = ARGV[i], ARGV[i + 3] == '1', ARGV[i + 4]
