@@ -7,7 +7,10 @@
  *   deno task bench:compare <ref> [bench:completions|bench:reads|bench:me] [rounds]
  *
  * The environment reaches both (RULES, ACCOUNTS, SECONDS…); a variable the other commit's
- * benchmark does not know is ignored there (RULES before rules existed: its action has none).
+ * benchmark does not know is ignored there (RULES before rules existed: its action has none;
+ * ACCOUNTS too: its load runs over CLIENTS accounts, another load). Each side's own account of
+ * what it ran (its setup line) is printed with the figures, and a difference is pointed out: a
+ * figure is only compared with one measured under the same load.
  * AFTER_ENV, a JSON object of variables, reaches this checkout's runs alone: with <ref> HEAD it
  * compares two settings of the same code (AFTER_ENV='{"RULES":"…"}': an action with rules
  * against one without).
@@ -56,12 +59,17 @@ async function checkout(ref: string): Promise<string> {
   return dir;
 }
 
-/** Runs `task` in `dir` with `env` added; answers its figures. */
+/** The line in which each benchmark says what it ran (its load, its settings). */
+const SETUP: Record<string, RegExp> = {
+  "bench:completions": /^\d+ clients \(.*$/m,
+};
+
+/** Runs `task` in `dir` with `env` added; answers its figures and its setup line. */
 async function measure(
   dir: string,
   task: string,
   env: Record<string, string>,
-): Promise<(number | null)[]> {
+): Promise<{ figures: (number | null)[]; setup: string | undefined }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", task],
     cwd: dir,
@@ -71,10 +79,11 @@ async function measure(
   }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (out.code !== 0) throw new Error(`${task} in ${dir} failed:\n${text.slice(-2000)}`);
-  return FIGURES[task].map(([, pattern]) => {
+  const figures = FIGURES[task].map(([, pattern]) => {
     const found = pattern.exec(text);
     return found ? Number(found[1]) : null;
   });
+  return { figures, setup: SETUP[task]?.exec(text)?.[0] };
 }
 
 const median = (values: number[]) => {
@@ -95,11 +104,13 @@ if (import.meta.main) {
   const afterEnv: Record<string, string> = JSON.parse(Deno.env.get("AFTER_ENV") ?? "{}");
   const sides = [["before", before, {}], ["after", ROOT, afterEnv]] as const;
   const results: Record<string, (number | null)[][]> = { before: [], after: [] };
+  const setups: Record<string, string | undefined> = {};
   for (let round = 1; round <= Number(rounds); round++) {
     // Turns swap each round, so that neither side always runs on a warmer machine.
     for (const [side, dir, env] of round % 2 ? sides : [...sides].reverse()) {
-      const figures = await measure(dir, task, env);
+      const { figures, setup } = await measure(dir, task, env);
       results[side].push(figures);
+      setups[side] ??= setup;
       console.log(`round ${round}, ${side}: ${figures.join(", ")}`);
     }
   }
@@ -109,6 +120,21 @@ if (import.meta.main) {
         Object.keys(afterEnv).length ? ` with ${JSON.stringify(afterEnv)}` : ""
       }, ${rounds} rounds`,
   );
+  for (const side of ["before", "after"]) {
+    if (setups[side]) console.log(`${side} ran: ${setups[side]}`);
+  }
+  if (setups.before !== undefined && setups.after !== undefined) {
+    // Before ACCOUNTS existed, the load ran over one account per client.
+    const shape = (line: string) => {
+      const clients = /^(\d+) clients/.exec(line)?.[1];
+      const accounts = / over (\d+) accounts/.exec(line)?.[1] ?? clients;
+      const rest = [/server pool \d+/, /database \w+/].map((p) => p.exec(line)?.[0]);
+      return [clients, accounts, ...rest].join(" ");
+    };
+    if (shape(setups.before) !== shape(setups.after)) {
+      console.log("warning: the two sides ran different loads (see above): not comparable");
+    }
+  }
   FIGURES[task].forEach(([name], i) => {
     const of = (side: string) => results[side].map((r) => r[i]).filter((v) => v !== null);
     const [b, a] = [of("before"), of("after")];
