@@ -31,7 +31,7 @@ import { dbmate } from "../src/db/dbmate.ts";
 import { startEmbeddedPostgres } from "../src/db/embedded/mod.ts";
 import { ADMIN_TOKEN, clearRedisPrefix, randomPrefix, testEnv } from "../tests/helpers.ts";
 import { startServer } from "../tests/server.ts";
-import { type Window, windowAt } from "../src/leaderboard/periods.ts";
+import { windowsByPeriod } from "../src/leaderboard/periods.ts";
 import {
   benchAccounts,
   cpuPerUnit,
@@ -119,9 +119,7 @@ async function serviceStatement(
     debug: (_connection, query, parameters) => sent = { query, parameters },
   });
   const at = new Date();
-  const windows = Object.fromEntries(
-    (["day", "week", "month"] as const).map((period) => [period, windowAt(period, at.getTime())]),
-  ) as { day: Window; week: Window; month: Window };
+  const windows = windowsByPeriod(at.getTime());
   try {
     await insertCompletions(
       recorder,

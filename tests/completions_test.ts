@@ -3,7 +3,7 @@ import postgres, { type ReservedSql } from "postgres";
 import { insertCompletions } from "../src/actions/queries.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { windowAt } from "../src/leaderboard/periods.ts";
+import { windowsByPeriod } from "../src/leaderboard/periods.ts";
 import { openRuntime } from "../src/runtime.ts";
 import {
   ADMIN_TOKEN,
@@ -297,15 +297,6 @@ Deno.test("[completions] the limit holds across instances and without Redis: it 
   }
 });
 
-/** The windows `at` falls in, as the service computes them. */
-function windowsAt(at: Date) {
-  return {
-    day: windowAt("day", at.getTime()),
-    week: windowAt("week", at.getTime()),
-    month: windowAt("month", at.getTime()),
-  };
-}
-
 Deno.test("[completions] one statement for many accounts writes each one's own, and nothing for those that may not", async () => {
   const t = await openTestApp({ COMPLETIONS_PER_SECOND: "2" });
   try {
@@ -332,7 +323,7 @@ Deno.test("[completions] one statement for many accounts writes each one's own, 
       slug: action,
       key,
       at,
-      windows: windowsAt(at),
+      windows: windowsByPeriod(at.getTime()),
     });
     const inserted = await insertCompletions(t.db.sql, [
       one(limited, slug),
@@ -512,9 +503,16 @@ Deno.test("[completions] the statement for many does not need postgres.js' array
         slug,
         key,
         at,
-        windows: windowsAt(at),
+        windows: windowsByPeriod(at.getTime()),
       },
-      { accountId: y.account.id, sessionId: null, slug, key: null, at, windows: windowsAt(at) },
+      {
+        accountId: y.account.id,
+        sessionId: null,
+        slug,
+        key: null,
+        at,
+        windows: windowsByPeriod(at.getTime()),
+      },
     ], 10);
     assert.deepEqual([...inserted.keys()].sort(), [0, 1]);
     const [row] = await t.db.sql`

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import postgres from "postgres";
 import { insertCompletions } from "../src/actions/queries.ts";
-import { windowAt } from "../src/leaderboard/periods.ts";
+import { windowsByPeriod } from "../src/leaderboard/periods.ts";
 import { type FakeClock, fakeClock } from "./clock.ts";
 import {
   ADMIN_TOKEN,
@@ -330,11 +330,7 @@ for (const [mode, env] of Object.entries(MODES)) {
           slug,
           key: "the-key",
           at,
-          windows: {
-            day: windowAt("day", at.getTime()),
-            week: windowAt("week", at.getTime()),
-            month: windowAt("month", at.getTime()),
-          },
+          windows: windowsByPeriod(at.getTime()),
         };
         const racing = [a, b].map((db) => insertCompletions(db, [completion], 1000));
         await eventually(async () => {

@@ -18,6 +18,7 @@ import {
   type Window,
   windowAt,
   windowsAt,
+  windowsByPeriod,
 } from "./periods.ts";
 import { createTopCache, TOP } from "./top_cache.ts";
 import { type BoardReads, type PageEntries, truthReads } from "./truth.ts";
@@ -137,10 +138,7 @@ export function createLeaderboard(options: LeaderboardOptions): Leaderboard {
 
   return {
     window: (period, at) => windowAt(period, at ?? clock.now()),
-    windows(at = clock.now()) {
-      const [all, day, week, month] = windowsAt(at);
-      return { all, day, week, month };
-    },
+    windows: (at = clock.now()) => windowsByPeriod(at),
     async record(state) {
       let rank: number | null | undefined;
       if (copy) {

@@ -106,3 +106,9 @@ export function isCurrent(window: Window, ms: number): boolean {
 export function windowsAt(ms: number): Window[] {
   return PERIODS.map((period) => windowAt(period, ms));
 }
+
+/** The current window of every period at `ms`, by period (a completion's, say). */
+export function windowsByPeriod(ms: number): Record<Period, Window> {
+  const [all, day, week, month] = windowsAt(ms);
+  return { all, day, week, month };
+}
