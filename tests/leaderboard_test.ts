@@ -228,3 +228,38 @@ Deno.test("[leaderboard] a set dropped while the marker stays is not trusted hal
     await t.close();
   }
 });
+
+Deno.test("[leaderboard] a completion made while its board is rebuilt is on it when the rebuild ends", async () => {
+  const t = await openTestApp({ COMPLETIONS_PER_SECOND: "1000" });
+  try {
+    await t.db.sql`
+      WITH made AS (
+        INSERT INTO accounts (username, email, password_hash)
+        SELECT 'filler' || g, 'filler' || g || '@example.com', 'x' FROM generate_series(1, 20000) g
+        RETURNING id
+      )
+      INSERT INTO score_ledger (account_id, total_points) SELECT id, 1 FROM made`;
+    const [ada] = await accountsWith(t, [2]);
+    const { slug } = await createAction(t, 5);
+    const key = `${t.prefix}leaderboard`;
+    await t.redis.del(key, `${key}:built`);
+
+    // A read finds the board lost and starts its rebuild; once the rebuild has written rows, it
+    // has read PostgreSQL, before the completion below commits.
+    const first = await t.call("GET", `/leaderboard/accounts/${ada.account.id}`);
+    assert.equal((await first.json()).totalPoints, 2);
+    while ((await t.redis.zcard(key)) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    assert.notEqual(await t.redis.get(`${key}:built`), "1", "the rebuild ended too soon to race");
+    const res = await complete(t, ada.accessToken, slug);
+    assert.equal(res.status, 201);
+    assert.equal((await res.json()).totalPoints, 7);
+
+    // The first read of the rebuilt board already has it.
+    await eventually(async () => (await t.redis.get(`${key}:built`)) === "1");
+    const entry = await (await t.call("GET", `/leaderboard/accounts/${ada.account.id}`)).json();
+    assert.equal(entry.totalPoints, 7, JSON.stringify(entry));
+    assert.equal(entry.rank, 1);
+  } finally {
+    await t.close();
+  }
+});

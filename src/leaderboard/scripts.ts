@@ -61,8 +61,12 @@ const SCRIPTS = {
   /**
    * KEYS names, then (set, marker, revisions) per board; ARGV id, username, revision, hidden (1 or
    * 0), channel, then (total, expireAt) per board → { members above in the first board, or -1
-   * (lost, or hidden), then 1 per board that was lost (not written) or 0 }. Applies the state on
-   * each board that holds no newer one (see `apply`); publishes once when any board changed.
+   * (lost, or hidden), then 1 per board that was lost or 0 }. Applies the state on each board that
+   * holds no newer one (see `apply`); publishes once when any board changed. A board without a
+   * marker (being rebuilt, or to be) takes the state too, as a rebuild's row: a rebuild that read
+   * PostgreSQL before this state committed then finds it newer and keeps it, rather than mark the
+   * board complete without it. (A set gone under a marker that says built is written nothing: it
+   * would look complete.)
    */
   sbRecord: {
     numberOfKeys: -1,
@@ -75,7 +79,10 @@ for i = 1, (#KEYS - 1) / 3 do
   local total, at = ARGV[4 + 2 * i], ARGV[5 + 2 * i]
   local built = redis.call('GET', marker)
   local applied = 'lost'
-  if built and not (built == '1' and redis.call('EXISTS', set) == 0) then
+  if not built then
+    apply(set, marker, revisions, nil, id, rev, hidden, total, at)
+    expire(set, at)
+  elseif not (built == '1' and redis.call('EXISTS', set) == 0) then
     applied = apply(set, marker, revisions, built, id, rev, hidden, total, at)
   end
   if applied == 'lost' then
