@@ -25,6 +25,8 @@ const FIGURES: Record<string, [string, RegExp][]> = {
     ["completions/s", /complete: (\d+) completions\/s/],
     ["pgbench, its statement, tx/s", /statement for one completion \(1 round trip\): (\d+) tx\/s/],
     ["service / statement", /ratio service \/ pgbench: [\d.]+ of the reference, ([\d.]+) of/],
+    // Not 201 (a limit reached, a 429, a failure): a round with any is not a completions figure.
+    ["answers not 201", /completions\/s \(p50 [^,]+, p99 [^,]+, (\d+) errors\)/],
   ],
   "bench:reads": [
     ["GET /leaderboard req/s", /^reads: (\d+) req\/s/m],

@@ -349,6 +349,14 @@ export async function run(): Promise<Row> {
       `service, POST /actions/{slug}/complete: ${svc.rate.toFixed(0)} completions/s ` +
         `(p50 ${svc.p50.toFixed(1)} ms, p99 ${svc.p99.toFixed(1)} ms, ${svc.errors} errors)`,
     );
+    if (svc.errors > 0) {
+      // A 409 (a limit reached: RULES over too few ACCOUNTS) or a 429 is counted in the rate, and
+      // costs another query: the figure is then not that of completions.
+      console.log(
+        `warning: ${svc.errors} answers were not 201 — the rate above is not the completions' ` +
+          `(a limit reached? give RULES more ACCOUNTS)`,
+      );
+    }
     if (pgRef !== null && pgOurs !== null) {
       console.log(`pgbench, reference transaction (3 statements): ${pgRef.toFixed(0)} tx/s`);
       console.log(
