@@ -8,9 +8,10 @@
  *
  * The environment reaches both (RULES, ACCOUNTS, SECONDS…); a variable the other commit's
  * benchmark does not know is ignored there (RULES before rules existed: its action has none;
- * ACCOUNTS too: its load runs over CLIENTS accounts, another load). Each side's own account of
- * what it ran (its setup line) is printed with the figures, and a difference is pointed out: a
- * figure is only compared with one measured under the same load.
+ * ACCOUNTS too: its load runs over CLIENTS accounts, another load; ANALYZED: its tables have no
+ * statistics, other plans). Each side's own account of what it ran (its setup line) is printed
+ * with the figures, and a difference is pointed out: a figure is only compared with one measured
+ * under the same load.
  * AFTER_ENV, a JSON object of variables, reaches this checkout's runs alone: with <ref> HEAD it
  * compares two settings of the same code (AFTER_ENV='{"RULES":"…"}': an action with rules
  * against one without).
@@ -131,7 +132,9 @@ if (import.meta.main) {
       const clients = /^(\d+) clients/.exec(line)?.[1];
       const accounts = / over (\d+) accounts/.exec(line)?.[1] ?? clients;
       const rest = [/server pool \d+/, /database \w+/].map((p) => p.exec(line)?.[0]);
-      return [clients, accounts, ...rest].join(" ");
+      // Before ANALYZED existed, the tables had no statistics.
+      const analyzed = /(never )?analyzed/.exec(line)?.[0] ?? "never analyzed";
+      return [clients, accounts, ...rest, analyzed].join(" ");
     };
     if (shape(setups.before) !== shape(setups.after)) {
       console.log("warning: the two sides ran different loads (see above): not comparable");
@@ -142,9 +145,9 @@ if (import.meta.main) {
     const [b, a] = [of("before"), of("after")];
     if (b.length === 0 || a.length === 0) return console.log(`${name}: not printed`);
     const range = (v: number[]) => `${Math.min(...v)}–${Math.max(...v)}`;
+    const ratio = median(b) > 0 ? `, after / before ${(median(a) / median(b)).toFixed(3)}` : "";
     console.log(
-      `${name}: before ${median(b)} (${range(b)}), after ${median(a)} (${range(a)}), ` +
-        `after / before ${(median(a) / median(b)).toFixed(3)}`,
+      `${name}: before ${median(b)} (${range(b)}), after ${median(a)} (${range(a)})${ratio}`,
     );
   });
 }

@@ -7,7 +7,8 @@
  *
  * RULES gives the action rules, as POST /admin/actions takes them (a limit the load never
  * reaches measures what checking one costs: RULES='{"limit":{"count":1000,"per":"day"}}'
- * ACCOUNTS=256), and ACCOUNTS the accounts the load turns over (CLIENTS by default).
+ * ACCOUNTS=256), and ACCOUNTS the accounts the load turns over (CLIENTS by default). The tables
+ * are analyzed before the load (ANALYZED=0: never, as on a new deployment).
  *
  * The database (BENCH_DATABASE):
  *   local      (default) a test database on the machine's PostgreSQL (tests/env.ts)
@@ -46,6 +47,7 @@ import {
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 32);
 const ACCOUNTS = Number(Deno.env.get("ACCOUNTS") ?? CLIENTS);
 const RULES = JSON.parse(Deno.env.get("RULES") ?? "{}");
+const ANALYZED = Deno.env.get("ANALYZED") !== "0";
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 10);
 const POOL = Deno.env.get("DATABASE_POOL_SIZE") ?? "10";
 const DATABASE = Deno.env.get("BENCH_DATABASE") ?? "local";
@@ -295,6 +297,9 @@ export async function run(): Promise<Row> {
     const sid = (token: string) => JSON.parse(atob(token.split(".")[1])).sid as number;
     const firstSession = Math.min(...tokens.map(sid));
     const [{ id: actionId }] = await db.sql`SELECT id FROM actions WHERE slug = ${slug}`;
+    // Statistics, as a deployment that has run a while has them (autovacuum would take them a
+    // minute in, halfway through some runs and not others): plans differ with and without.
+    if (ANALYZED) await db.sql`ANALYZE`;
 
     const reference = `\\set aid ${firstId} + :client_id
   BEGIN;
@@ -310,7 +315,8 @@ export async function run(): Promise<Row> {
 
     console.log(
       `${CLIENTS} clients (${LOAD}) over ${tokens.length} accounts, ${SECONDS} s each, server ` +
-        `pool ${POOL}, database ${DATABASE}, rules ${JSON.stringify(RULES)}, 2 cores shared`,
+        `pool ${POOL}, database ${DATABASE}, rules ${JSON.stringify(RULES)}, ` +
+        `${ANALYZED ? "analyzed" : "never analyzed"}, 2 cores shared`,
     );
     await service(server.url, tokens, slug, 2); // warm up
     // Where each completion's CPU goes, by process: the load is CPU-bound on 2 shared cores, so the
