@@ -219,8 +219,8 @@ export interface NewCompletion {
  * window, a refusal, or an idempotency key (a replay that waited for the request it repeats must
  * see that request's key, which this statement's snapshot does not) — `rule_take`
  * (migrations/…_rule_standing.sql) decides, its statements reading with snapshots of their own,
- * counting again from the log when the row does not hold. (`kept` states the rules' condition as
- * `rule_take` does: a change of one is a change of both.) Racing completions of one account are
+ * counting again from the log when the row does not hold. Both ask the SQL function `rules_allow`
+ * (migrations/…_rules_allow.sql), where the rules' condition is stated once. Racing completions of one account are
  * counted one after the other, exactly, on any number of instances. The attempts are
  * materialized first, so that each is judged once, never for a pair of rows a join would
  * discard. An attempt a rule refuses counts against the per-second limit and writes nothing else.
@@ -315,9 +315,7 @@ export async function insertCompletions(
       WHERE a.key IS NULL AND (a.limit_count IS NOT NULL OR a.cooldown_seconds IS NOT NULL)
         AND s.account_id = a.account_id AND s.action_id = a.action_id
         AND s.rules_revision = a.rules_revision AND s.since IS NOT DISTINCT FROM a.since
-        AND (a.limit_count IS NULL OR s.completions < a.limit_count)
-        AND (a.cooldown_seconds IS NULL OR s.last_at IS NULL
-             OR a.at >= s.last_at + a.cooldown_seconds * interval '1 second')
+        AND rules_allow(a.limit_count, a.cooldown_seconds, s.completions, s.last_at, a.at)
       RETURNING s.account_id
     ), allowed AS (
       SELECT account_id FROM kept
