@@ -187,3 +187,88 @@ Deno.test("[copy] a set lost while it is brought up to date is left lost, not ma
     await clearRedisPrefix(prefix);
   }
 });
+
+/** Every order of `items`. */
+function orders<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((item, i) =>
+    orders([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest])
+  );
+}
+
+Deno.test("[copy] an account's states arriving in any order leave its newest on the board: up, down, hidden, back", async () => {
+  const prefix = randomPrefix();
+  const redis = new Redis(REDIS_URL);
+  try {
+    const copy = createRedisCopy({
+      redis,
+      prefix,
+      names: () => Promise.resolve(new Map()),
+      onStray: () => {},
+    });
+    const now = Date.now();
+    const windows = [windowAt("all", now), windowAt("week", now)];
+    // Complete boards, holding another account.
+    for (const window of windows) {
+      await copy.reconcile(
+        window,
+        oneBatch([{
+          account_id: 1,
+          username: "other",
+          total_points: 1,
+          hidden: false,
+          revision: 1,
+        }]),
+      );
+    }
+    // One account's history, as PostgreSQL numbers it: two completions, a void taking 5 points
+    // back, a suspension, its lifting — each a revision, each written by whichever instance made it.
+    const history = [
+      { revision: 1, hidden: false, total: 10 },
+      { revision: 2, hidden: false, total: 20 },
+      { revision: 3, hidden: false, total: 15 },
+      { revision: 4, hidden: true, total: 15 },
+      { revision: 5, hidden: false, total: 15 },
+    ];
+    let accountId = 100;
+    for (const upTo of [3, 4, 5]) {
+      const newest = history[upTo - 1];
+      for (const order of orders(history.slice(0, upTo))) {
+        accountId++;
+        for (const state of order) {
+          const totals = {
+            all: state.total,
+            day: state.total,
+            week: state.total,
+            month: state.total,
+          };
+          await copy.write(
+            {
+              accountId,
+              username: `a${accountId}`,
+              revision: state.revision,
+              hidden: state.hidden,
+              at: new Date(now),
+              totals,
+            },
+            windows,
+          );
+        }
+        const seen = order.map((s) => s.revision).join(",");
+        for (const window of windows) {
+          const entry = await copy.entry(window, accountId);
+          if (newest.hidden) assert.equal(entry, null, `${window.period}, revisions ${seen}`);
+          else {assert.equal(
+              entry?.totalPoints,
+              newest.total,
+              `${window.period}, revisions ${seen}`,
+            );}
+        }
+      }
+    }
+    assert.equal(accountId, 100 + 6 + 24 + 120);
+  } finally {
+    redis.disconnect();
+    await clearRedisPrefix(prefix);
+  }
+});
