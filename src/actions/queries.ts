@@ -220,10 +220,10 @@ export interface NewCompletion {
  * see that request's key, which this statement's snapshot does not) — `rule_take`
  * (migrations/…_rule_standing.sql) decides, its statements reading with snapshots of their own,
  * counting again from the log when the row does not hold. Both ask the SQL function `rules_allow`
- * (migrations/…_rules_allow.sql), where the rules' condition is stated once. Racing completions of one account are
- * counted one after the other, exactly, on any number of instances. The attempts are
- * materialized first, so that each is judged once, never for a pair of rows a join would
- * discard. An attempt a rule refuses counts against the per-second limit and writes nothing else.
+ * (migrations/…_rules_allow.sql), where the rules' condition is stated once. Racing completions
+ * of one account are counted one after the other, exactly, on any number of instances. The
+ * attempts are materialized first, so that each is judged once, never for a pair of rows a join
+ * would discard. An attempt a rule refuses counts against the per-second limit and writes nothing else.
  *
  * The sessions are checked first, once per completion (`live`, materialized), and the accounts
  * then joined: without that fence, on an accounts table small or never analyzed, PostgreSQL
