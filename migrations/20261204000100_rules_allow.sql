@@ -6,7 +6,7 @@
 -- one-UPDATE path (`kept`, src/actions/queries.ts) and rule_take both ask it, where each stated it
 -- before; src/actions/rules.ts `standing` says the same for the answers (remaining, availableAt).
 -- A single SELECT with no FROM: PostgreSQL inlines it where it is called, as if written there.
--- STABLE, not IMMUTABLE: adding an interval to a timestamptz is.
+-- STABLE, not IMMUTABLE: adding an interval to a timestamptz is only STABLE.
 CREATE FUNCTION rules_allow(
   p_limit integer, p_cooldown integer, p_completions integer, p_last_at timestamptz,
   p_at timestamptz

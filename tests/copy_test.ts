@@ -1,7 +1,7 @@
 /** The Redis copy of the boards: its keys, its loss and its rebuilds (Redis mode only). */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { createRedisCopy } from "../src/leaderboard/copy.ts";
+import { createRedisCopy, type RedisCopy } from "../src/leaderboard/copy.ts";
 import { isoDate, windowAt } from "../src/leaderboard/periods.ts";
 import {
   accountsWith,
@@ -158,7 +158,8 @@ async function* oneBatch<T>(rows: T[], then?: () => Promise<unknown>): AsyncGene
   await then?.();
 }
 
-Deno.test("[copy] a set lost while it is brought up to date is left lost, not marked complete", async () => {
+/** Runs `body` with a copy of its own (a fresh prefix on the machine's Redis), then clears it. */
+async function withCopy(body: (copy: RedisCopy, redis: Redis) => Promise<void>): Promise<void> {
   const prefix = randomPrefix();
   const redis = new Redis(REDIS_URL);
   try {
@@ -168,6 +169,15 @@ Deno.test("[copy] a set lost while it is brought up to date is left lost, not ma
       names: () => Promise.resolve(new Map()),
       onStray: () => {},
     });
+    await body(copy, redis);
+  } finally {
+    redis.disconnect();
+    await clearRedisPrefix(prefix);
+  }
+}
+
+Deno.test("[copy] a set lost while it is brought up to date is left lost, not marked complete", async () => {
+  await withCopy(async (copy, redis) => {
     const window = windowAt("all", Date.now());
     const rows = [
       { account_id: 1, username: "one", total_points: 5, hidden: false, revision: 1 },
@@ -182,10 +192,7 @@ Deno.test("[copy] a set lost while it is brought up to date is left lost, not ma
     await copy.reconcile(window, oneBatch(rows));
     assert.equal(await copy.lost(window), false);
     assert.equal((await copy.entry(window, 1))?.rank, 1);
-  } finally {
-    redis.disconnect();
-    await clearRedisPrefix(prefix);
-  }
+  });
 });
 
 /** Every order of `items`. */
@@ -197,15 +204,7 @@ function orders<T>(items: T[]): T[][] {
 }
 
 Deno.test("[copy] an account's states arriving in any order leave its newest on the board: up, down, hidden, back", async () => {
-  const prefix = randomPrefix();
-  const redis = new Redis(REDIS_URL);
-  try {
-    const copy = createRedisCopy({
-      redis,
-      prefix,
-      names: () => Promise.resolve(new Map()),
-      onStray: () => {},
-    });
+  await withCopy(async (copy) => {
     const now = Date.now();
     const windows = [windowAt("all", now), windowAt("week", now)];
     // Complete boards, holding another account.
@@ -267,8 +266,5 @@ Deno.test("[copy] an account's states arriving in any order leave its newest on 
       }
     }
     assert.equal(accountId, 100 + 6 + 24 + 120);
-  } finally {
-    redis.disconnect();
-    await clearRedisPrefix(prefix);
-  }
+  });
 });
