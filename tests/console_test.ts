@@ -49,7 +49,9 @@ Deno.test("[console] an operator signs in, adds a rule, suspends and lifts an ac
     // A wrong token: a clear message, and nothing of the console.
     await page.fill("#token", "not-the-token");
     await page.keyboard.press("Enter");
-    await page.waitForFunction('document.getElementById("status")?.dataset.kind === "error"');
+    // A locator, not waitForFunction: Playwright polls a function with eval in the page, which the
+    // console's CSP (no 'unsafe-eval') refuses once the first synchronous check has not matched.
+    await page.locator('#status[data-kind="error"]').waitFor();
     assert.match(await status.textContent() ?? "", /refused/);
     assert.equal(await page.isHidden("#app"), true);
     await shot(page, dir, "1-refused");
