@@ -221,7 +221,7 @@ Deno.test("[copy] an account's states arriving in any order leave its newest on 
       );
     }
     // One account's history, as PostgreSQL numbers it: two completions, a void taking 5 points
-    // back, a suspension, its lifting — each a revision, each written by whichever instance made it.
+    // back, a suspension, its lifting — each a revision, written by whichever instance made it.
     const history = [
       { revision: 1, hidden: false, total: 10 },
       { revision: 2, hidden: false, total: 20 },
@@ -256,12 +256,9 @@ Deno.test("[copy] an account's states arriving in any order leave its newest on 
         const seen = order.map((s) => s.revision).join(",");
         for (const window of windows) {
           const entry = await copy.entry(window, accountId);
-          if (newest.hidden) assert.equal(entry, null, `${window.period}, revisions ${seen}`);
-          else {assert.equal(
-              entry?.totalPoints,
-              newest.total,
-              `${window.period}, revisions ${seen}`,
-            );}
+          const where = `${window.period}, revisions ${seen}`;
+          if (newest.hidden) assert.equal(entry, null, where);
+          else assert.equal(entry?.totalPoints, newest.total, where);
         }
       }
     }

@@ -217,13 +217,13 @@ export interface NewCompletion {
  * of them (`kept`), which PostgreSQL checks again against the row's latest version when another
  * transaction changed it meanwhile. Otherwise — no row, a row of other rules or of another
  * window, a refusal, or an idempotency key (a replay that waited for the request it repeats must
- * see that request's key, which this statement's snapshot does not) — `rule_take`
- * (migrations/…_rule_standing.sql) decides, its statements reading with snapshots of their own,
- * counting again from the log when the row does not hold. Both ask the SQL function `rules_allow`
- * (migrations/…_rules_allow.sql), where the rules' condition is stated once. Racing completions
- * of one account are counted one after the other, exactly, on any number of instances. The
- * attempts are materialized first, so that each is judged once, never for a pair of rows a join
- * would discard. An attempt a rule refuses counts against the per-second limit and writes nothing else.
+ * see that request's key, which this statement's snapshot does not) — `rule_take` decides, its
+ * statements reading with snapshots of their own, counting again from the log when the row does
+ * not hold. Both ask the SQL function `rules_allow`, where the rules' condition is stated once
+ * (migrations/…_rules_allow.sql holds it and rule_take's current body). Racing completions of
+ * one account are counted one after the other, exactly, on any number of instances. The attempts
+ * are materialized first, so that each is judged once, never for a pair of rows a join would
+ * discard. An attempt a rule refuses counts against the per-second limit and writes nothing else.
  *
  * The sessions are checked first, once per completion (`live`, materialized), and the accounts
  * then joined: without that fence, on an accounts table small or never analyzed, PostgreSQL
