@@ -4,7 +4,8 @@ import postgres, { type Sql } from "postgres";
 import { isConnectionError, openDatabase } from "../src/db/database.ts";
 import { arrayLiteral } from "../src/db/mod.ts";
 import { usernames } from "../src/leaderboard/queries.ts";
-import { createTestDatabase } from "./helpers.ts";
+import { ADMIN_DATABASE_URL } from "./env.ts";
+import { createTestDatabase, eventually } from "./helpers.ts";
 
 Deno.test("[database] a saturated pool queues its queries (at most one waits behind another on a connection) and answers every one, transactions included", async () => {
   const db = await createTestDatabase();
@@ -154,6 +155,86 @@ Deno.test("[database] array parameters go as text: they need none of the types a
     assert.deepEqual(await usernames(bare, [id, 999_999]), new Map([[id, "ann"]]));
   } finally {
     await bare.end();
+    await db.drop();
+  }
+});
+
+/**
+ * Runs `work`, recording the promise rejections nothing handled (and keeping them from failing the
+ * test run): answers them.
+ */
+async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const record = (event: PromiseRejectionEvent) => {
+    event.preventDefault();
+    seen.push(event.reason);
+  };
+  globalThis.addEventListener("unhandledrejection", record);
+  try {
+    await work();
+    // A rejection is reported once the microtasks have run: give it a turn of the event loop.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", record);
+  }
+  return seen;
+}
+
+Deno.test("[database] a connection lost while it fetches the array types: its query is answered on the next one, or fails; nothing escapes to end the process", async () => {
+  const db = await createTestDatabase();
+  // A new connection's first statement is postgres.js's query of pg_type: it waits while another
+  // session holds that table locked.
+  const locker = postgres(db.url, { max: 1, onnotice: () => {} });
+  // What watches and ends sessions is in another database: planning a query in this one reads
+  // pg_type too, and would wait for the lock.
+  const watcher = postgres(ADMIN_DATABASE_URL, { max: 1, onnotice: () => {} });
+  const fetchingTypes = async () =>
+    (await watcher<{ pid: number }[]>`
+      SELECT pid FROM pg_stat_activity
+      WHERE datname = ${db.name} AND wait_event_type = 'Lock' AND query LIKE '%typarray%'`)
+      .map((row) => row.pid);
+  let unlock = () => {};
+  const unlocked = new Promise<void>((resolve) => unlock = resolve);
+  try {
+    let taken = () => {};
+    const lockTaken = new Promise<void>((resolve) => taken = resolve);
+    const holding = locker.begin(async (tx) => {
+      await tx`LOCK TABLE pg_catalog.pg_type IN ACCESS EXCLUSIVE MODE`;
+      taken();
+      await unlocked;
+    });
+    await lockTaken;
+
+    const seen = await unhandledDuring(async () => {
+      // The server ends the session (a restart, pg_terminate_backend): postgres.js connects again
+      // for the query, and fetches the types again. Upstream, the old session's error failed the
+      // query on the new connection, which never fetched the types.
+      const restarted = postgres(db.url, { max: 1, onnotice: () => {} });
+      const answered = restarted<{ one: number }[]>`SELECT 1 AS one`
+        .then((rows) => rows[0].one, (error) => error);
+      await eventually(async () => (await fetchingTypes()).length === 1);
+      const [pid] = await fetchingTypes();
+      await watcher`SELECT pg_terminate_backend(${pid})`;
+      await eventually(async () => (await fetchingTypes()).some((other) => other !== pid));
+
+      // The pool is ended under it (the service replaces a pool after an outage): the query fails.
+      const ended = postgres(db.url, { max: 1, onnotice: () => {} });
+      const refused = ended`SELECT 1`.then(() => null, (error) => error);
+      await eventually(async () => (await fetchingTypes()).length === 2);
+      await ended.end({ timeout: 0 });
+      assert.ok(isConnectionError(await refused), String(await refused));
+
+      unlock();
+      await holding;
+      assert.equal(await answered, 1);
+      await restarted.end({ timeout: 5 });
+    });
+    // Upstream, each of the two lost type queries was a rejection nothing held.
+    assert.deepEqual(seen.map(String), []);
+  } finally {
+    unlock();
+    await locker.end({ timeout: 5 });
+    await watcher.end({ timeout: 5 });
     await db.drop();
   }
 });

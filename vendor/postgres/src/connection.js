@@ -461,8 +461,17 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     socket.removeAllListeners()
     socket = null
 
-    if (initial)
+    // [scoreboard patch] A connection that closes before it ran its first query (while it fetched
+    // the array types, say) connects again for that query; the internal query it was running fails
+    // (its promise is held, see ReadyForQuery), and neither it nor the error that came before the
+    // close is left to the next connection, where the stale error failed the caller's query and
+    // the types were never fetched.
+    if (initial) {
+      query && queryError(query, errorResponse || Errors.connection('CONNECTION_CLOSED', options, socket))
+      query = results = errorResponse = null
+      result = new Result()
       return reconnect()
+    }
 
     // [scoreboard patch] Whatever still waits fails, also after a socket error: a query sent
     // between the error and the close waited forever, the stale query kept end() waiting, and a
@@ -591,9 +600,13 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
           return terminate()
       }
 
+      // [scoreboard patch] The array types' query is the connection's own: when it fails (the
+      // connection ended under it, the server cancelled it), what waits for the connection is
+      // told by the connection, and the rejection must not escape. Upstream dropped this promise,
+      // an unhandled rejection that ended the process (porsager/postgres#1192, #1205, #1223).
       if (needsTypes) {
         initial.reserve && (initial = null)
-        return fetchArrayTypes()
+        return fetchArrayTypes().catch(() => {})
       }
 
       initial && !initial.reserve && execute(initial)
