@@ -160,22 +160,28 @@ Deno.test("[database] array parameters go as text: they need none of the types a
 });
 
 /**
- * Runs `work`, recording the promise rejections nothing handled (and keeping them from failing the
- * test run): answers them.
+ * Runs `work`, recording the promise rejections nothing handled and the errors nothing caught
+ * (either ends the service's process), and keeping them from failing the test run: answers them.
  */
-async function unhandledDuring(work: () => Promise<void>): Promise<unknown[]> {
+async function escapedDuring(work: () => Promise<void>): Promise<unknown[]> {
   const seen: unknown[] = [];
-  const record = (event: PromiseRejectionEvent) => {
+  const rejected = (event: PromiseRejectionEvent) => {
     event.preventDefault();
     seen.push(event.reason);
   };
-  globalThis.addEventListener("unhandledrejection", record);
+  const thrown = (event: ErrorEvent) => {
+    event.preventDefault();
+    seen.push(event.error);
+  };
+  globalThis.addEventListener("unhandledrejection", rejected);
+  globalThis.addEventListener("error", thrown);
   try {
     await work();
-    // A rejection is reported once the microtasks have run: give it a turn of the event loop.
+    // Both are reported once the microtasks and timers have run: give them turns of the loop.
     await new Promise((resolve) => setTimeout(resolve, 50));
   } finally {
-    globalThis.removeEventListener("unhandledrejection", record);
+    globalThis.removeEventListener("unhandledrejection", rejected);
+    globalThis.removeEventListener("error", thrown);
   }
   return seen;
 }
@@ -205,7 +211,7 @@ Deno.test("[database] a connection lost while it fetches the array types: its qu
     });
     await lockTaken;
 
-    const seen = await unhandledDuring(async () => {
+    const seen = await escapedDuring(async () => {
       // The server ends the session (a restart, pg_terminate_backend): postgres.js connects again
       // for the query, and fetches the types again. Upstream, the old session's error failed the
       // query on the new connection, which never fetched the types.
@@ -235,6 +241,55 @@ Deno.test("[database] a connection lost while it fetches the array types: its qu
     unlock();
     await locker.end({ timeout: 5 });
     await watcher.end({ timeout: 5 });
+    await db.drop();
+  }
+});
+
+Deno.test("[database] a cursor whose connection is lost between batches fails at its next batch, never ends early; nothing escapes, and the pool goes on", async () => {
+  const db = await createTestDatabase();
+  let closed = () => {};
+  const sql = postgres(db.url, {
+    max: 1,
+    onnotice: () => {},
+    onclose: () => closed(),
+  });
+  // Ends the cursor's session and waits until its connection has seen it close: the caller
+  // holds a batch meanwhile (as a rebuild does while it writes one to Redis).
+  const lose = async () => {
+    const gone = new Promise<void>((resolve) => closed = resolve);
+    await db.sql`
+      SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+      WHERE datname = ${db.name} AND query LIKE '%generate_series%' AND pid <> pg_backend_pid()`;
+    await gone;
+  };
+  const scan = () => sql<{ n: number }[]>`SELECT n FROM generate_series(1, 10) n`.cursor(2);
+  try {
+    const seen = await escapedDuring(async () => {
+      // The caller goes on to the next batch: it fails (upstream: the scan ended, at 2 rows of 10).
+      let rows = 0;
+      await assert.rejects(async () => {
+        for await (const batch of scan()) {
+          rows += batch.length;
+          if (rows === 2) await lose();
+        }
+      }, isConnectionError);
+      assert.equal(rows, 2);
+
+      // The caller stops on an error of its own: its error is the one thrown, and nothing is sent
+      // for the cursor (upstream wrote to the closed socket from a timer: uncaught).
+      await assert.rejects(async () => {
+        for await (const _ of scan()) {
+          await lose();
+          throw new Error("Redis went away");
+        }
+      }, /Redis went away/);
+
+      const [{ one }] = await sql<{ one: number }[]>`SELECT 1 AS one`;
+      assert.equal(one, 1);
+    });
+    assert.deepEqual(seen.map(String), []);
+  } finally {
+    await sql.end({ timeout: 5 });
     await db.drop();
   }
 });

@@ -882,13 +882,22 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
   }
 
   async function PortalSuspended() {
+    // [scoreboard patch] The connection may close, or be ended, while the cursor's caller holds the
+    // batch: the query has failed by then, and nothing more is sent for it. Upstream wrote to the
+    // closed socket from a timer and rejected a null query, which ended the process, and the
+    // stray Sync went out ahead of the next connection's startup.
+    const suspended = query
     try {
       const x = await Promise.resolve(query.cursorFn(result))
+      if (query !== suspended || terminated)
+        return
       rows = 0
       x === CLOSE
         ? write(Close(query.portal))
         : (result = new Result(), write(Execute('', query.cursorRows)))
     } catch (err) {
+      if (query !== suspended || terminated)
+        return
       write(Sync)
       query.reject(err)
     }

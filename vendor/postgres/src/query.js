@@ -87,8 +87,11 @@ export class Query extends Promise {
     return {
       [Symbol.asyncIterator]: () => ({
         next: () => {
+          // [scoreboard patch] A cursor that failed while its caller held a batch (its connection
+          // closed) fails at the next one: upstream answered done, and the caller took the rows it
+          // had for the whole result.
           if (this.executed && !this.active)
-            return { done: true }
+            return this.cursorError ? Promise.reject(this.cursorError) : { done: true }
 
           prev && prev()
           const promise = new Promise((resolve, reject) => {
@@ -97,7 +100,7 @@ export class Query extends Promise {
               return new Promise(r => prev = r)
             }
             this.resolve = () => (this.active = false, resolve({ done: true }))
-            this.reject = x => (this.active = false, reject(x))
+            this.reject = x => (this.active = false, this.cursorError = x, reject(x))
           })
           this.execute()
           return promise
