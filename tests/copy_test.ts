@@ -195,6 +195,34 @@ Deno.test("[copy] a set lost while it is brought up to date is left lost, not ma
   });
 });
 
+Deno.test("[copy] a scan of PostgreSQL that fails after its first batch: a rebuild leaves the board lost, a replacement leaves the old one", async () => {
+  await withCopy(async (copy) => {
+    const window = windowAt("all", Date.now());
+    const rows = [1, 2, 3].map((id) => ({
+      account_id: id,
+      username: `u${id}`,
+      total_points: 10 * id,
+      hidden: false,
+      revision: 1,
+    }));
+    // What a cursor does when its connection closes between batches (vendor/README.md, 7).
+    const cut = () =>
+      oneBatch(rows.slice(0, 1), () => Promise.reject(new Error("connection lost")));
+
+    await assert.rejects(copy.reconcile(window, cut()), /connection lost/);
+    assert.equal(await copy.lost(window), true, "a board of the first batch is not complete");
+    assert.equal(await copy.entry(window, 1), undefined, "a read must not trust the board");
+
+    await copy.reconcile(window, oneBatch(rows));
+    await assert.rejects(copy.replace(window, cut()), /connection lost/);
+    assert.equal(await copy.lost(window), false);
+    assert.deepEqual(
+      await Promise.all(rows.map(async (row) => (await copy.entry(window, row.account_id))?.rank)),
+      [3, 2, 1],
+    );
+  });
+});
+
 /** Every order of `items`. */
 function orders<T>(items: T[]): T[][] {
   if (items.length <= 1) return [items];
