@@ -461,24 +461,22 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
     socket.removeAllListeners()
     socket = null
 
-    // [scoreboard patch] A connection that closes before it ran its first query (while it fetched
-    // the array types, say) connects again for that query; the internal query it was running fails
-    // (its promise is held, see ReadyForQuery), and neither it nor the error that came before the
-    // close is left to the next connection, where the stale error failed the caller's query and
-    // the types were never fetched.
-    if (initial) {
-      query && queryError(query, errorResponse || Errors.connection('CONNECTION_CLOSED', options, socket))
-      query = results = errorResponse = null
-      result = new Result()
-      return reconnect()
-    }
-
     // [scoreboard patch] Whatever still waits fails, also after a socket error: a query sent
     // between the error and the close waited forever, the stale query kept end() waiting, and a
     // stale error (the FATAL that came before the close) failed the next connection's first query.
-    ;(query || sent.length) && error(errorResponse || Errors.connection('CONNECTION_CLOSED', options, socket))
+    // A connection that closes before it ran its first query (while it fetched the array types,
+    // say) connects again for that query: only the internal query it was running fails (its
+    // promise is held, see ReadyForQuery), and neither it nor its error is left to the next
+    // connection, where the stale error failed the caller's query and the types were never fetched.
+    const failure = errorResponse || Errors.connection('CONNECTION_CLOSED', options, socket)
+    initial
+      ? query && queryError(query, failure)
+      : (query || sent.length) && error(failure)
     query = results = errorResponse = null
     result = new Result()
+    if (initial)
+      return reconnect()
+
     closedTime = performance.now()
     hadError && options.shared.retries++
     delay = (typeof backoff === 'function' ? backoff(options.shared.retries) : backoff) * 1000
